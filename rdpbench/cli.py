@@ -1,0 +1,200 @@
+"""The ``rdpbench`` command line: a thin layer over the library.
+
+User errors (unknown names, missing files or weights, unreadable images) print one message
+and exit with status 1; an interrupted run exits with 130 and resumes when rerun.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import RdpbenchError
+
+app = typer.Typer(
+    help=(
+        "Rate-distortion-perception benchmarks of image codecs.\n\n"
+        "Start with:  rdpbench run --codec jpeg --dataset sample   "
+        "(then look in results/)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+weights_app = typer.Typer(help="Weight files of codecs and metrics: list, download, import.")
+app.add_typer(weights_app, name="weights")
+
+#: Options that take several values after one flag: ``--quality 10 50``.
+MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s")
+
+
+def expand_multi_value_options(args: list[str]) -> list[str]:
+    """Rewrite ``--quality 10 50`` as ``--quality 10 --quality 50`` (and ``10,50`` alike)."""
+    expanded, current = [], None
+    for arg in args:
+        if arg in MULTI_VALUE_OPTIONS:
+            current = arg
+            continue
+        if current and not arg.startswith("-"):
+            for value in filter(None, arg.split(",")):
+                expanded += [current, value]
+            continue
+        current = None
+        expanded.append(arg)
+    return expanded
+
+
+def main() -> None:
+    """Console entry point."""
+    # compressai's import-time use of torch.jit.script warns on recent torch; not ours to fix.
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
+    app(args=expand_multi_value_options(sys.argv[1:]), prog_name="rdpbench")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    codec: Annotated[
+        str,
+        typer.Option(
+            help="Codec to evaluate: a name from `rdpbench list codecs`, folder:PATH for "
+            "precomputed reconstructions, or module:Class for your own codec."
+        ),
+    ],
+    quality: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--quality", "-q", help="Rate points, e.g. --quality 10 50 (default: the codec's own)."
+        ),
+    ] = None,
+    sampler: Annotated[
+        Optional[list[str]],
+        typer.Option("--sampler", "-s", help="Decode-time settings, e.g. --sampler ddim10 ddpm100."),
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option(help="kodak, sample (offline, ships with scikit-image) or a folder of images.")
+    ] = "sample",
+    metrics: Annotated[
+        str, typer.Option(help="Comma-separated metric names, or 'all' (see `rdpbench list metrics`).")
+    ] = "psnr",
+    out: Annotated[Path, typer.Option(help="Folder that receives one subfolder per run.")] = Path(
+        "results"
+    ),
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, or auto (GPU when present).")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of stochastic decoders (per image, reproducible).")] = 0,
+    limit: Annotated[Optional[int], typer.Option(help="Use only the first N images.")] = None,
+    name: Annotated[
+        Optional[str], typer.Option(help="Run folder name (default: codec-samplers-dataset).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Encode, decode and score every image of a dataset; write OUT/RUN/{images,points}.csv
+    and run.json. Rerunning the same command resumes where it stopped."""
+    from .runner import Run, RunSettings
+
+    settings = RunSettings(
+        codec=codec,
+        points=quality or [],
+        samplers=sampler or [],
+        dataset=dataset,
+        metrics=metrics,
+        out=out,
+        name=name,
+        device=device,
+        seed=seed,
+        limit=limit,
+        command=["rdpbench", *sys.argv[1:]],
+    )
+    try:
+        folder = Run(settings).execute(progress=progress)
+    except RdpbenchError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted; rerun the same command to resume", code=130)
+    typer.echo(f"results written to {folder}")
+
+
+class Listing(str, Enum):
+    codecs = "codecs"
+    metrics = "metrics"
+    datasets = "datasets"
+
+
+@app.command("list")
+def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or datasets")]) -> None:
+    """List the codecs, metrics or datasets rdpbench knows."""
+    if what is Listing.codecs:
+        from .codecs import CODECS, list_codecs
+
+        for codec_name in list_codecs():
+            if codec_name == "folder":
+                continue  # listed below with its argument
+            codec_class = CODECS.get(codec_name) if codec_name in CODECS else None
+            doc = (codec_class.__doc__ or "").strip().splitlines()[0] if codec_class else "(plug-in)"
+            typer.echo(f"{codec_name:10s} {doc}")
+        typer.echo(f"{'folder:PATH':10s} Precomputed reconstructions in PATH; rates from <stem>.bin files or rates.csv")
+    elif what is Listing.metrics:
+        from .metrics import METRICS
+
+        for metric_name in METRICS.names():
+            metric = METRICS.get(metric_name)
+            better = "higher" if metric.higher_is_better else "lower"
+            typer.echo(f"{metric_name:8s} {metric.kind:15s} {better} is better  {metric.description}")
+    else:
+        from .datasets import DATASETS
+
+        for dataset_name in DATASETS.names():
+            doc = (DATASETS.get(dataset_name).__doc__ or "").strip().splitlines()[0]
+            typer.echo(f"{dataset_name:8s} {doc}")
+        typer.echo(f"{'PATH':8s} any folder of images")
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """Every weight file rdpbench knows, and whether it is in place."""
+    from .weights import WEIGHT_FILES
+
+    for file in WEIGHT_FILES.values():
+        state = "present" if file.path.is_file() else "missing"
+        typer.echo(f"{state:8s} {file.describe()}")
+
+
+@weights_app.command("download")
+def weights_download(
+    files: Annotated[list[str], typer.Argument(help="File names from `rdpbench weights list`.")],
+) -> None:
+    """Download weight files from their upstream URLs into place, checking their hashes."""
+    from .weights import download, get_weight_file
+
+    try:
+        for file_name in files:
+            typer.echo(f"downloaded {download(get_weight_file(file_name))}")
+    except RdpbenchError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"download failed ({error}); on a machine without internet use `weights import`")
+
+
+@weights_app.command("import")
+def weights_import(
+    folder: Annotated[Path, typer.Argument(help="Folder holding weight files under their upstream names.")],
+) -> None:
+    """Copy known weight files from a folder into place (for machines without internet)."""
+    from .weights import import_from
+
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    copied = import_from(folder)
+    for path in copied:
+        typer.echo(f"imported {path}")
+    if not copied:
+        _fail(f"no known weight file in {folder} (see `rdpbench weights list` for the names)")

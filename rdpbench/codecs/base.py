@@ -1,0 +1,115 @@
+"""The codec interface shared by every codec rdpbench evaluates."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+
+from ..bitstream import Bitstream, BitstreamError
+from ..errors import ImageError, UnknownNameError
+from ..images import check_image
+from ..weights import WeightFile
+
+DEFAULT_SAMPLER = "default"
+
+
+class CodecBase:
+    """What every entry of the codec registry declares: names, rate points, samplers,
+    the image sizes it takes and the weight files it needs."""
+
+    name: ClassVar[str]
+    #: Every valid rate point, as strings ("1", "2", ... or "lo", "mi", "hi").
+    points: ClassVar[list[str]]
+    #: Rate points a run uses when none are asked for.
+    default_points: ClassVar[list[str]]
+    #: Decode-time settings; most codecs have only the default one.
+    samplers: ClassVar[list[str]] = [DEFAULT_SAMPLER]
+    #: Smallest and largest image (height, width) the codec takes.
+    min_size: ClassVar[tuple[int, int]] = (1, 1)
+    max_size: ClassVar[tuple[int, int]] = (65_500, 65_500)
+
+    def __init__(self, device: str = "cpu"):
+        self.device = torch.device(device)
+
+    def check_point(self, point: str) -> str:
+        """Return ``point`` in canonical form, or raise listing the valid rate points."""
+        point = str(point)
+        if point not in self.points:
+            raise UnknownNameError(f"{self.name} rate point", point, self.describe_points())
+        return point
+
+    def check_sampler(self, sampler: str) -> str:
+        if sampler not in self.samplers:
+            raise UnknownNameError(f"{self.name} sampler", sampler, self.samplers)
+        return sampler
+
+    def check_size(self, name: str, height: int, width: int) -> None:
+        """Raise ImageError naming the image when the codec cannot take its size."""
+        (min_h, min_w), (max_h, max_w) = self.min_size, self.max_size
+        if height < min_h or width < min_w or height > max_h or width > max_w:
+            raise ImageError(
+                f"{name}: {height}x{width} pixels is outside what {self.name} takes "
+                f"(from {min_h}x{min_w} to {max_h}x{max_w})"
+            )
+
+    def describe_points(self) -> str:
+        return ", ".join(self.points)
+
+    def weight_files(self, points: list[str]) -> list[WeightFile]:
+        """Weight files needed to encode and decode at ``points`` (none for most codecs)."""
+        return []
+
+    def prepare(self, points: list[str]) -> None:
+        """Load whatever the given rate points need, once, before a run starts."""
+
+    def describe(self) -> dict:
+        """What a run manifest records about this codec's configuration."""
+        return {"name": self.name}
+
+
+class Codec(CodecBase, ABC):
+    """An image codec: ``encode`` turns an image into bytes, ``decode`` turns bytes back.
+
+    Images cross this interface as ``torch.uint8`` tensors of shape (3, H, W), RGB. The bytes
+    returned by ``encode`` are a complete :class:`~rdpbench.bitstream.Bitstream`: decoding
+    uses them alone, in any process, and the rate is 8 * len(bytes) / (H * W).
+
+    Subclasses implement ``encode_payload`` and ``decode_payload``; the container header
+    (codec, rate point, original size) is written and checked here.
+    """
+
+    def encode(self, image: torch.Tensor, point: str) -> bytes:
+        """Compress a uint8 (3, H, W) image at rate point ``point`` into a complete bitstream."""
+        check_image(image)
+        point = self.check_point(point)
+        payload = self.encode_payload(image, point)
+        _, height, width = image.shape
+        return Bitstream(self.name, point, height, width, payload).to_bytes()
+
+    def decode(self, data: bytes, sampler: str = DEFAULT_SAMPLER, seed: int = 0) -> torch.Tensor:
+        """Reconstruct a uint8 (3, H, W) image from the bytes of :meth:`encode` alone.
+
+        ``sampler`` picks a decode-time setting from ``samplers``; ``seed`` makes stochastic
+        decoders reproducible (deterministic codecs ignore it).
+        """
+        stream = Bitstream.from_bytes(data)
+        if stream.codec != self.name:
+            raise BitstreamError(f"bitstream was made by {stream.codec!r}, not {self.name!r}")
+        sampler = self.check_sampler(sampler)
+        image = self.decode_payload(stream, sampler, seed)
+        if tuple(image.shape) != (3, stream.height, stream.width):
+            raise RuntimeError(
+                f"{self.name} decoded shape {tuple(image.shape)}, "
+                f"expected (3, {stream.height}, {stream.width})"
+            )
+        return image
+
+    @abstractmethod
+    def encode_payload(self, image: torch.Tensor, point: str) -> bytes:
+        """The codec's own bytes for ``image`` (the container adds size and names)."""
+
+    @abstractmethod
+    def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
+        """Rebuild the uint8 (3, H, W) image from a parsed bitstream."""

@@ -1,0 +1,42 @@
+"""Codec cards: the TOML files of the repository's ``codecs/`` folder (shipped inside the
+wheel as ``rdpbench/_codec_cards``), holding citations and published numbers per codec."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def cards_dir() -> Path:
+    """The installed copy of the cards if there is one, else the source checkout's folder."""
+    installed = _PACKAGE / "_codec_cards"
+    return installed if installed.is_dir() else _PACKAGE.parent / "codecs"
+
+
+def load_card(name: str) -> dict:
+    """The card of codec ``name``, or an empty dict if it has none."""
+    path = cards_dir() / f"{name}.toml"
+    return tomllib.loads(path.read_text()) if path.is_file() else {}
+
+
+def published_points(name: str) -> pd.DataFrame:
+    """Every published curve of codec ``name`` as rate-point rows (one column per metric),
+    with ``label``, ``source``, ``citation`` and ``dataset`` columns."""
+    frames = []
+    for curve in load_card(name).get("published", []):
+        columns = {k: v for k, v in curve.items() if isinstance(v, list)}
+        frame = pd.DataFrame(columns)
+        for key in ("label", "source", "citation", "dataset"):
+            frame[key] = curve.get(key)
+        frame["codec"] = name
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

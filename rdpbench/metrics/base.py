@@ -1,0 +1,74 @@
+"""The metric interface and its registry.
+
+Every metric declares its kind, which direction is better and the weight files it needs;
+plots, reports and BD-rate read the direction from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+
+from ..errors import UnknownNameError
+from ..registry import Registry
+from ..weights import WeightFile
+
+FULL_REFERENCE = "full-reference"
+NO_REFERENCE = "no-reference"
+DISTRIBUTION = "distribution"
+
+METRICS: Registry = Registry("metric")
+register_metric = METRICS.register
+
+
+class Metric(ABC):
+    """A quality measure. Build it once per run (``prepare``), then call it per image."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    higher_is_better: ClassVar[bool]
+    description: ClassVar[str] = ""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = torch.device(device)
+
+    def weight_files(self) -> list[WeightFile]:
+        """Files this metric loads (none for closed-form metrics)."""
+        return []
+
+    def prepare(self) -> None:
+        """Build models and load weights; called once before the first image."""
+
+
+class ImageMetric(Metric):
+    """A per-image metric: full-reference (compares with the original) or no-reference."""
+
+    @abstractmethod
+    def score(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
+        """Score a uint8 (3, H, W) reconstruction (against its uint8 (3, H, W) reference)."""
+
+
+def list_metrics() -> list[str]:
+    return METRICS.names()
+
+
+def parse_metric_names(spec: str) -> list[str]:
+    """``"psnr,lpips"`` -> ["psnr", "lpips"]; ``"all"`` -> every registered metric.
+
+    Unknown names raise an error that lists the valid ones.
+    """
+    if spec.strip() == "all":
+        return list_metrics()
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise UnknownNameError("metric", spec, list_metrics() + ["all"])
+    for name in names:
+        if name not in METRICS:
+            raise UnknownNameError("metric", name, list_metrics() + ["all"])
+    return list(dict.fromkeys(names))
+
+
+def get_metric(name: str, device: str = "cpu") -> Metric:
+    return METRICS.get(name)(device=device)

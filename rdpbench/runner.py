@@ -1,0 +1,315 @@
+"""The evaluation loop: codec x rate point x image x sampler -> rows of results.
+
+For each rate point and image: encode once, decode once per sampler, score every metric on
+the pair, and save the rows before moving on. Everything that can be checked (names, weight
+files, every image of the dataset, image sizes) is checked before the first encode, so a bad
+input stops the run before it writes anything. Rerunning the same command resumes: rows
+already written are not recomputed, and an interrupted run loses at most the image in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .bitstream import bits_per_pixel
+from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
+from .datasets import Dataset, DatasetSummary, get_dataset, inspect
+from .errors import RdpbenchError
+from .metrics import get_metric, parse_metric_names
+from .results import (
+    IMAGES_CSV,
+    KEY_COLUMNS,
+    MANIFEST,
+    POINTS_CSV,
+    SCHEMA_VERSION,
+    aggregate_points,
+    image_columns,
+    read_images,
+    to_compressai_json,
+    write_csv,
+    write_json,
+)
+from .weights import fingerprint, require
+
+PACKAGES = ["torch", "torchvision", "compressai", "pyiqa", "lpips", "torch-fidelity", "pillow", "numpy"]
+
+
+@dataclass
+class RunSettings:
+    """Everything ``rdpbench run`` is asked to do."""
+
+    codec: str
+    points: list[str] = field(default_factory=list)
+    samplers: list[str] = field(default_factory=list)
+    dataset: str = "sample"
+    metrics: str = "psnr"
+    out: Path = Path("results")
+    name: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    limit: int | None = None
+    command: list[str] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; explicit names are checked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RdpbenchError(f"--device {device}: no CUDA device is visible to torch")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise RdpbenchError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto")
+    return device
+
+
+def image_seed(seed: int, image_name: str) -> int:
+    """The sampling seed of one image: fixed by the run seed and the image name alone, so a
+    resumed or a ``--limit`` run decodes each image exactly as a full run does."""
+    digest = hashlib.sha256(f"{seed}:{image_name}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def default_run_name(codec: CodecBase, samplers: list[str], dataset: Dataset) -> str:
+    parts = [codec.name] + [s for s in samplers if s != DEFAULT_SAMPLER] + [dataset.name]
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", "-".join(parts))
+
+
+class Run:
+    """One prepared evaluation; ``execute`` does the work and returns the run folder."""
+
+    def __init__(self, settings: RunSettings):
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+        self.codec = get_codec(settings.codec, device=self.device)
+        self.points = [self.codec.check_point(p) for p in settings.points or self.codec.default_points]
+        self.samplers = [self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]]
+        self.metric_names = parse_metric_names(settings.metrics)
+        self.metrics = [get_metric(name, device=self.device) for name in self.metric_names]
+        self.dataset = get_dataset(settings.dataset).limited(settings.limit)
+        self.folder = Path(settings.out) / (
+            settings.name or default_run_name(self.codec, self.samplers, self.dataset)
+        )
+
+    def preflight(self) -> DatasetSummary:
+        """Every check that needs no codec work; raises before anything is written."""
+        weight_files = self.codec.weight_files(self.points)
+        for metric in self.metrics:
+            weight_files += metric.weight_files()
+        require(weight_files)
+        summary = inspect(self.dataset)
+        for name, (height, width) in summary.sizes.items():
+            self.codec.check_size(name, height, width)
+        if isinstance(self.codec, FolderOfReconstructions):
+            self.codec.check_images(summary.sizes)
+        self.weight_files = weight_files
+        return summary
+
+    def execute(self, progress: bool = True) -> Path:
+        summary = self.preflight()
+        manifest = self._manifest(summary)
+        existing = self._existing_rows(manifest)
+        self.codec.prepare(self.points)
+        for metric in self.metrics:
+            metric.prepare()
+        manifest["status"] = "running"
+        write_json(manifest, self.folder / MANIFEST)
+
+        rows = {tuple(row[c] for c in KEY_COLUMNS): row for row in existing}
+        total = len(self.points) * len(self.dataset.images) * len(self.samplers)
+        bar = tqdm(total=total, disable=not progress, unit="decode", desc=self.codec.name)
+        try:
+            for point in self.points:
+                for item in self.dataset.images:
+                    keys = [(self.codec.name, point, s, item.name) for s in self.samplers]
+                    todo = [s for s, key in zip(self.samplers, keys) if not self._done(rows.get(key))]
+                    bar.update(len(self.samplers) - len(todo))
+                    if not todo:
+                        continue
+                    bar.set_postfix_str(f"q={point} {item.name}")
+                    for row in self._evaluate(item, point, todo):
+                        rows[tuple(row[c] for c in KEY_COLUMNS)] = row
+                        bar.update(1)
+                    self._write_images(rows)
+        except KeyboardInterrupt:
+            manifest["status"] = "interrupted"
+            write_json(manifest, self.folder / MANIFEST)
+            raise
+        finally:
+            bar.close()
+
+        images = self._write_images(rows)
+        self._write_points(images, manifest)
+        manifest["status"] = "complete"
+        manifest["finished"] = _now()
+        write_json(manifest, self.folder / MANIFEST)
+        return self.folder
+
+    # -- one image --------------------------------------------------------------------
+    def _evaluate(self, item, point: str, samplers: list[str]) -> list[dict]:
+        reference, _ = item.load()
+        height, width = reference.shape[1:]
+        seed = image_seed(self.settings.seed, item.name)
+        decoded = []
+        if isinstance(self.codec, FolderOfReconstructions):
+            found = self.codec.reconstruction(item.name)
+            n_bytes = found.n_bytes
+            bpp = bits_per_pixel(n_bytes, height, width) if n_bytes is not None else found.bpp
+            decoded.append((samplers[0], found.image, None, None))
+        else:
+            start = time.perf_counter()
+            data = self.codec.encode(reference, point)
+            encode_s = time.perf_counter() - start
+            n_bytes, bpp = len(data), bits_per_pixel(len(data), height, width)
+            for sampler in samplers:
+                start = time.perf_counter()
+                image = self.codec.decode(data, sampler=sampler, seed=seed)
+                decoded.append((sampler, image, encode_s, time.perf_counter() - start))
+        rows = []
+        for sampler, image, encode_s, decode_s in decoded:
+            row = {
+                "codec": self.codec.name,
+                "quality": point,
+                "sampler": sampler,
+                "image": item.name,
+                "height": height,
+                "width": width,
+                "bytes": n_bytes,
+                "bpp": bpp,
+            }
+            for metric in self.metrics:
+                row[metric.name] = metric.score(reference, image)
+            row.update(encode_s=encode_s, decode_s=decode_s)
+            rows.append(row)
+        return rows
+
+    # -- files ------------------------------------------------------------------------
+    def _done(self, row: dict | None) -> bool:
+        return row is not None and all(not pd.isna(row.get(name)) for name in self.metric_names)
+
+    def _columns(self, rows: dict) -> list[str]:
+        """Requested metrics first, then metrics that earlier runs into this folder added."""
+        known = set(image_columns(self.metric_names))
+        extra = sorted({c for row in rows.values() for c in row} - known)
+        return image_columns(self.metric_names + extra)
+
+    def _write_images(self, rows: dict) -> pd.DataFrame:
+        frame = pd.DataFrame(list(rows.values()), columns=self._columns(rows))
+        write_csv(frame, self.folder / IMAGES_CSV)
+        return frame
+
+    def _write_points(self, images: pd.DataFrame, manifest: dict) -> None:
+        not_metrics = set(image_columns([]))
+        points = aggregate_points(images, [c for c in images.columns if c not in not_metrics])
+        write_csv(points, self.folder / POINTS_CSV)
+        for sampler, curve in points.groupby("sampler", sort=False):
+            label = self.codec.name if sampler == DEFAULT_SAMPLER else f"{self.codec.name} ({sampler})"
+            exported = to_compressai_json(
+                curve,
+                label,
+                f"rdpbench {__version__} on {self.dataset.name}",
+                {key: manifest[key] for key in ("dataset", "device", "versions", "seed")},
+            )
+            write_json(exported, self.folder / f"compressai-{sampler}.json")
+
+    def _existing_rows(self, manifest: dict) -> list[dict]:
+        """Rows of an earlier run into the same folder, after checking it is compatible."""
+        manifest_path = self.folder / MANIFEST
+        images_path = self.folder / IMAGES_CSV
+        if not manifest_path.is_file():
+            return []
+        earlier = json.loads(manifest_path.read_text())
+        before, now = _identity(earlier), _identity(manifest)
+        changed = [key for key in now if before.get(key) != now[key]]
+        earlier_weights = {w["file"]: w for w in earlier.get("weights", [])}
+        for weight in manifest["weights"]:
+            if weight["file"] in earlier_weights and earlier_weights[weight["file"]] != weight:
+                changed.append(f"weight file {weight['file']}")
+        if changed:
+            raise RdpbenchError(
+                f"{self.folder} holds a run with a different {', '.join(changed)}; "
+                "resume only with the same settings, or choose another --name or --out"
+            )
+        for key in ("points", "samplers", "metrics"):
+            manifest[key] = list(dict.fromkeys(earlier.get(key, []) + manifest[key]))
+        earlier_weights.update({w["file"]: w for w in manifest["weights"]})
+        manifest["weights"] = list(earlier_weights.values())
+        if not images_path.is_file():
+            return []
+        return read_images(images_path).to_dict("records")
+
+    def _manifest(self, summary: DatasetSummary) -> dict:
+        weights = [fingerprint(f) for f in self.weight_files]
+        for entry in weights:
+            if entry["matches_upstream"] is False:
+                print(
+                    f"note: {entry['file']} is not the upstream file (sha256 differs); "
+                    "results will not be comparable with published ones",
+                    file=sys.stderr,
+                )
+        dataset = {
+            "name": self.dataset.name,
+            "n_images": len(self.dataset.images),
+            "content_sha256": summary.content_sha256,
+            "conversions": summary.conversions,
+        }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "rdpbench": __version__,
+            "command": self.settings.command,
+            "started": _now(),
+            "codec": self.codec.describe(),
+            "points": self.points,
+            "samplers": self.samplers,
+            "metrics": self.metric_names,
+            "dataset": dataset,
+            "seed": self.settings.seed,
+            "seeding": "per image: first 4 bytes of sha256('<seed>:<image name>'), little-endian",
+            "device": _describe_device(self.device),
+            "versions": _versions(),
+            "weights": weights,
+        }
+
+
+def _identity(manifest: dict) -> dict:
+    """What must not change between a run and its resumption: rows made under different
+    values would not be comparable."""
+    return {
+        "dataset": manifest.get("dataset", {}).get("content_sha256"),
+        "codec": manifest.get("codec"),
+        "seed": manifest.get("seed"),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions() -> dict:
+    versions = {"python": platform.python_version(), "rdpbench": __version__}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _describe_device(device: str) -> dict:
+    described = {"device": device, "platform": platform.platform(), "threads": torch.get_num_threads()}
+    if device.startswith("cuda"):
+        described["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return described

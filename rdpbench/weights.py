@@ -1,0 +1,149 @@
+"""Every weight file a codec or metric needs: where it comes from, how to check it, where it lives.
+
+Files live where their upstream loaders look, so a file fetched by CompressAI, torchvision or
+pyiqa is found here too and vice versa: ``$TORCH_HOME/hub/<folder>/<file name>`` (``TORCH_HOME``
+defaults to ``~/.cache/torch``). Upstream file names carry a prefix of the file's sha256
+(``mbt2018-mean-1-e522738d.pth.tar``); that prefix, or the full sha256 where it is known, is
+what a file is checked against.
+
+A run never downloads by itself: it stops before any work and names each missing file, its
+place and the command that fetches it (``rdpbench weights download``), so an air-gapped
+cluster gets an actionable message rather than a hanging socket.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import MissingWeightsError, UnknownNameError
+
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One downloadable file. ``folder`` is relative to the torch hub directory."""
+
+    file_name: str
+    url: str
+    folder: str
+    used_by: str
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(torch.hub.get_dir()) / self.folder / self.file_name
+
+    @property
+    def expected_hash(self) -> str | None:
+        """Full sha256 if known, else the prefix that the upstream file name carries."""
+        if self.sha256:
+            return self.sha256
+        match = _HASH_IN_NAME.search(self.file_name)
+        return match.group(1) if match else None
+
+    def describe(self) -> str:
+        size = f"{self.size / 1e6:.1f} MB" if self.size else "size unknown"
+        return f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
+
+
+def compressai_weight_file(architecture: str, quality: int, metric: str = "mse") -> WeightFile:
+    """A CompressAI zoo checkpoint, named and placed exactly as CompressAI's own loader does."""
+    from compressai.zoo.image import model_urls
+
+    url = model_urls[architecture][metric][quality]
+    return WeightFile(
+        url.rsplit("/", 1)[1], url, "checkpoints", used_by=f"{architecture} quality {quality}"
+    )
+
+
+WEIGHT_FILES: dict[str, WeightFile] = {
+    file.file_name: file
+    for file in [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
+}
+
+
+def get_weight_file(file_name: str) -> WeightFile:
+    try:
+        return WEIGHT_FILES[file_name]
+    except KeyError:
+        raise UnknownNameError("weight file", file_name, sorted(WEIGHT_FILES)) from None
+
+
+def require(files: list[WeightFile]) -> None:
+    """Raise MissingWeightsError listing every file of ``files`` absent from its place."""
+    missing = [f for f in files if not f.path.is_file()]
+    if not missing:
+        return
+    lines = [f"  {f.describe()}" for f in missing]
+    names = " ".join(f.file_name for f in missing)
+    raise MissingWeightsError(
+        "missing weight files:\n"
+        + "\n".join(lines)
+        + f"\nfetch them with:  rdpbench weights download {names}\n"
+        + "or, without internet, copy them into place from a folder:  "
+        + "rdpbench weights import FOLDER"
+    )
+
+
+_hash_cache: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) for the life of the process."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _hash_cache:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _hash_cache[key] = digest.hexdigest()
+    return _hash_cache[key]
+
+
+def fingerprint(file: WeightFile) -> dict:
+    """What a run manifest records of a file it used: its sha256 and whether it is upstream's."""
+    actual = sha256_of(file.path)
+    expected = file.expected_hash
+    return {
+        "file": file.file_name,
+        "sha256": actual,
+        "matches_upstream": None if expected is None else actual.startswith(expected),
+    }
+
+
+def download(file: WeightFile) -> Path:
+    """Fetch ``file`` from its URL into place, checking its hash; return its path."""
+    file.path.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.path.with_name(file.path.name + ".partial")
+    torch.hub.download_url_to_file(file.url, str(partial), progress=True)
+    actual = sha256_of(partial)
+    expected = file.expected_hash
+    if expected and not actual.startswith(expected):
+        partial.unlink()
+        raise MissingWeightsError(
+            f"{file.file_name}: downloaded file has sha256 {actual}, expected {expected}"
+        )
+    os.replace(partial, file.path)
+    return file.path
+
+
+def import_from(folder: Path) -> list[Path]:
+    """Copy every known weight file found in ``folder`` (by file name) into its place."""
+    copied = []
+    for file in WEIGHT_FILES.values():
+        source = folder / file.file_name
+        if source.is_file():
+            file.path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, file.path)
+            copied.append(file.path)
+    return copied

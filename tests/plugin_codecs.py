@@ -1,0 +1,35 @@
+"""Codecs that tests load as plug-ins through the ``module:Class`` syntax."""
+
+import os
+import time
+
+from rdpbench.codecs.pillow import JpegCodec
+
+
+class CountingJpeg(JpegCodec):
+    """JPEG that appends one line per encode to $COUNT_FILE (to count real work)."""
+
+    name = "counting-jpeg"
+
+    def encode_payload(self, image, point):
+        if os.environ.get("COUNT_FILE"):
+            with open(os.environ["COUNT_FILE"], "a") as handle:
+                handle.write("encode\n")
+        return super().encode_payload(image, point)
+
+
+class SlowJpeg(CountingJpeg):
+    """JPEG that takes a while per image, so a test can kill a run midway."""
+
+    name = "slow-jpeg"
+
+    def encode_payload(self, image, point):
+        time.sleep(float(os.environ.get("SLOW_SECONDS", "0.3")))
+        return super().encode_payload(image, point)
+
+
+class WideOnlyJpeg(JpegCodec):
+    """JPEG that declares a minimum size, as codecs with deep strides do."""
+
+    name = "wide-only-jpeg"
+    min_size = (45, 45)

@@ -1,0 +1,80 @@
+"""The command line: messages and exit codes. Heavy work stays small (3 tiny images)."""
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from rdpbench.cli import app, expand_multi_value_options
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, expand_multi_value_options(list(args)))
+
+
+def test_quality_takes_several_values_after_one_flag():
+    assert expand_multi_value_options(["run", "--quality", "10", "50", "--dataset", "x"]) == [
+        "run", "--quality", "10", "--quality", "50", "--dataset", "x"]
+    assert expand_multi_value_options(["-q", "1,2", "-s", "a"]) == ["-q", "1", "-q", "2", "-s", "a"]
+
+
+def test_run_writes_results(image_folder, tmp_path):
+    result = invoke("run", "--codec", "jpeg", "--quality", "10", "50", "--dataset",
+                    str(image_folder), "--out", str(tmp_path), "--no-progress")
+    assert result.exit_code == 0, result.output
+    points = pd.read_csv(tmp_path / "jpeg-images" / "points.csv", dtype={"quality": str})
+    assert list(points.quality) == ["10", "50"]
+
+
+def test_unknown_codec_exits_1_listing_codecs_without_traceback(image_folder, tmp_path):
+    result = invoke("run", "--codec", "jpg", "--dataset", str(image_folder), "--out", str(tmp_path))
+    assert result.exit_code == 1
+    assert "unknown codec 'jpg'" in result.output and "jpeg" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_metric_and_dataset_exit_1(image_folder, tmp_path):
+    result = invoke("run", "--codec", "jpeg", "--metrics", "psnr,ssimm", "--dataset",
+                    str(image_folder), "--out", str(tmp_path))
+    assert result.exit_code == 1 and "valid metrics" in result.output
+    result = invoke("run", "--codec", "jpeg", "--dataset", "no-such-folder", "--out", str(tmp_path))
+    assert result.exit_code == 1 and "kodak, sample" in result.output
+
+
+def test_corrupt_image_exits_1_naming_it(image_folder, tmp_path):
+    (image_folder / "bad.png").write_bytes(b"nope")
+    result = invoke("run", "--codec", "jpeg", "--dataset", str(image_folder), "--out", str(tmp_path))
+    assert result.exit_code == 1 and "bad.png" in result.output
+
+
+def test_missing_weights_exit_1_with_the_download_command(image_folder, tmp_path, torch_home):
+    result = invoke("run", "--codec", "msh", "-q", "3", "--dataset", str(image_folder),
+                    "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "rdpbench weights download mbt2018-mean-3-723404a8.pth.tar" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_list_commands_show_registry_contents():
+    assert "msh" in invoke("list", "codecs").output
+    assert "higher is better" in invoke("list", "metrics").output
+    assert "kodak" in invoke("list", "datasets").output
+
+
+def test_weights_import_copies_files_into_place(tmp_path, torch_home):
+    source = tmp_path / "usb"
+    source.mkdir()
+    (source / "mbt2018-mean-1-e522738d.pth.tar").write_bytes(b"weights")
+    result = invoke("weights", "import", str(source))
+    assert result.exit_code == 0, result.output
+    target = torch_home / "hub" / "checkpoints" / "mbt2018-mean-1-e522738d.pth.tar"
+    assert target.read_bytes() == b"weights"
+    assert "present" in invoke("weights", "list").output
+
+
+def test_help_explains_the_run_options():
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    for option in ("--codec", "--quality", "--sampler", "--dataset", "--metrics", "--out",
+                   "--device", "--seed", "--limit", "--name"):
+        assert option in result.output

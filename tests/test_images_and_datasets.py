@@ -1,0 +1,149 @@
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rdpbench import datasets
+from rdpbench.datasets import get_dataset, inspect
+from rdpbench.errors import ImageError, RdpbenchError
+from rdpbench.images import load_image, pixel_sha256
+
+
+def _write_16_bit_rgb_png(path: Path, pixels: np.ndarray) -> None:
+    """A 48-bit PNG, written with OpenCV (Pillow cannot write 16-bit RGB)."""
+    import cv2
+
+    assert cv2.imwrite(str(path), pixels[..., ::-1])
+
+
+def test_rgb_png_loads_unchanged_as_uint8_chw(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    image, note = load_image(tmp_path / "a.png")
+    assert note is None and image.dtype.is_floating_point is False
+    assert image.shape == (3, 5, 7)
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), pixels)
+
+
+def test_grayscale_becomes_rgb_with_a_note(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(gray, mode="L").save(tmp_path / "g.png")
+    image, note = load_image(tmp_path / "g.png")
+    assert "grayscale" in note
+    for channel in image:
+        assert np.array_equal(channel.numpy(), gray)
+
+
+def test_rgba_drops_alpha_and_keeps_colour(tmp_path):
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 10
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "t.png")
+    image, note = load_image(tmp_path / "t.png")
+    assert "alpha" in note
+    assert image[0].eq(200).all() and image[1:].eq(0).all()
+
+
+def test_palette_image_becomes_its_rgb_colours(tmp_path):
+    palette_image = Image.new("P", (3, 2))
+    palette_image.putpalette([10, 20, 30] + [0, 0, 0] * 255)
+    palette_image.save(tmp_path / "p.png")
+    image, note = load_image(tmp_path / "p.png")
+    assert "palette" in note
+    assert image[:, 0, 0].tolist() == [10, 20, 30]
+
+
+def test_16_bit_grayscale_keeps_the_high_byte(tmp_path):
+    values = np.array([[0, 256, 65535]], dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    image, note = load_image(tmp_path / "g16.png")
+    assert "16-bit" in note
+    assert image[0, 0].tolist() == [0, 1, 255]
+
+
+def test_16_bit_rgb_is_noted_and_keeps_the_high_byte(tmp_path):
+    values = np.array([[[0, 512, 65535]]], dtype=np.uint16)
+    _write_16_bit_rgb_png(tmp_path / "c16.png", values)
+    image, note = load_image(tmp_path / "c16.png")
+    assert "16-bit RGB" in note
+    assert image[:, 0, 0].tolist() == [0, 2, 255]
+
+
+def test_unreadable_file_is_named(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ImageError, match="broken.png"):
+        load_image(tmp_path / "broken.png")
+
+
+def test_dataset_inspection_names_a_non_image_file(image_folder):
+    (image_folder / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageError, match="notes.txt"):
+        inspect(get_dataset(str(image_folder)))
+
+
+def test_portrait_images_stay_portrait(image_folder):
+    summary = inspect(get_dataset(str(image_folder)))
+    assert summary.sizes["img1"] == (70, 52)
+
+
+def test_content_hash_depends_on_pixels_not_file_format(image_folder, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in image_folder.iterdir():
+        Image.open(path).save(copy / f"{path.stem}.bmp")
+    assert inspect(get_dataset(str(copy))).content_sha256 == inspect(
+        get_dataset(str(image_folder))
+    ).content_sha256
+
+
+def test_sample_dataset_is_offline_colour_photographs():
+    dataset = get_dataset("sample")
+    summary = inspect(dataset)
+    assert len(dataset.images) == 4
+    assert summary.conversions == {}
+    assert all(min(size) >= 256 for size in summary.sizes.values())
+
+
+def test_unknown_dataset_lists_the_named_ones():
+    with pytest.raises(RdpbenchError, match="kodak, sample"):
+        get_dataset("imagenet-but-not-a-folder")
+
+
+def test_kodak_offline_says_which_folder_to_fill(tmp_path, monkeypatch):
+    monkeypatch.setenv("RDPBENCH_DATA", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+    with pytest.raises(RdpbenchError) as error:
+        get_dataset("kodak")
+    assert str(tmp_path / "kodak") in str(error.value)
+    assert "kodim01.png" in str(error.value)
+
+
+def test_kodak_copy_with_wrong_pixels_is_rejected_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("RDPBENCH_DATA", str(tmp_path))
+    folder = tmp_path / "kodak"
+    folder.mkdir()
+    for name, _, _ in datasets.kodak_table():
+        Image.new("RGB", (8, 8)).save(folder / name)
+    with pytest.raises(ImageError, match="kodim01.png"):
+        inspect(get_dataset("kodak"))
+
+
+def test_kodak_table_has_24_images_with_pixel_hashes():
+    table = datasets.kodak_table()
+    assert [name for name, _, _ in table] == [f"kodim{i:02d}.png" for i in range(1, 25)]
+    assert all(len(pixel) == 64 and len(file) == 64 for _, file, pixel in table)
+
+
+def test_pixel_hash_is_sha256_of_hwc_bytes():
+    import hashlib
+
+    import torch
+
+    pixels = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    image = torch.from_numpy(pixels).permute(2, 0, 1)
+    assert pixel_sha256(image) == hashlib.sha256(pixels.tobytes()).hexdigest()

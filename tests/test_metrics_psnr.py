@@ -1,0 +1,33 @@
+import math
+
+import pytest
+import torch
+
+from rdpbench.errors import UnknownNameError
+from rdpbench.metrics import get_metric, parse_metric_names
+
+
+def test_psnr_of_unit_error_everywhere_is_20_log10_255():
+    reference = torch.full((3, 8, 8), 100, dtype=torch.uint8)
+    shifted = reference + 1
+    assert get_metric("psnr").score(reference, shifted) == pytest.approx(20 * math.log10(255))
+
+
+def test_psnr_averages_squared_error_over_all_channels():
+    reference = torch.zeros((3, 4, 4), dtype=torch.uint8)
+    reconstruction = reference.clone()
+    reconstruction[0] = 10  # one channel of three off by 10: MSE = 100 / 3
+    expected = 10 * math.log10(255**2 / (100 / 3))
+    assert get_metric("psnr").score(reference, reconstruction) == pytest.approx(expected)
+
+
+def test_psnr_of_identical_images_is_infinite():
+    image = torch.randint(0, 256, (3, 5, 7), dtype=torch.uint8)
+    assert get_metric("psnr").score(image, image.clone()) == math.inf
+
+
+def test_metric_list_accepts_all_and_rejects_unknown_names_listing_valid_ones():
+    assert "psnr" in parse_metric_names("all")
+    assert parse_metric_names(" psnr , psnr") == ["psnr"]
+    with pytest.raises(UnknownNameError, match="valid metrics: .*psnr"):
+        parse_metric_names("psnr,fidd")
