@@ -121,6 +121,10 @@ class Run:
     def execute(self, progress: bool = True) -> Path:
         summary = self.preflight()
         manifest = self._manifest(summary)
+        if isinstance(self.codec, FolderOfReconstructions) and not self.codec.has_rates():
+            note = f"{self.codec.folder} has no <stem>.bin files and no rates.csv: bpp is left empty"
+            print(f"note: {note}", file=sys.stderr)
+            manifest["notes"].append(note)
         existing = self._existing_rows(manifest)
         self.codec.prepare(self.points)
         for metric in self.metrics:
@@ -281,6 +285,7 @@ class Run:
             "device": _describe_device(self.device),
             "versions": _versions(),
             "weights": weights,
+            "notes": [],
         }
 
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,10 +46,12 @@ def test_rate_comes_from_rates_csv_when_no_bin_files(image_folder, reconstructio
     assert set(images.quality) == {"2"}
 
 
-def test_no_rate_leaves_bpp_empty_and_still_scores(image_folder, reconstructions, tmp_path):
+def test_no_rate_leaves_bpp_empty_says_so_and_still_scores(image_folder, reconstructions, tmp_path):
     images = evaluate(image_folder, reconstructions, tmp_path)
     assert images.bpp.isna().all()
     assert images.psnr.notna().all()
+    manifest = json.loads((tmp_path / "out" / "folder_recon-images" / "run.json").read_text())
+    assert any("bpp is left empty" in note for note in manifest["notes"])
 
 
 def test_scores_match_the_known_difference(image_folder, reconstructions, tmp_path):
