@@ -95,6 +95,13 @@ def run(
     name: Annotated[
         Optional[str], typer.Option(help="Run folder name (default: codec-samplers-dataset).")
     ] = None,
+    patches: Annotated[
+        str,
+        typer.Option(
+            help="Patch protocol of FID/KID: 'hific' (256x256 grid plus the grid shifted by 128) "
+            "or 'grid' (unshifted grid only)."
+        ),
+    ] = "hific",
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Encode, decode and score every image of a dataset; write OUT/RUN/{images,points}.csv
@@ -112,6 +119,7 @@ def run(
         device=device,
         seed=seed,
         limit=limit,
+        patch_protocol=patches,
         command=["rdpbench", *sys.argv[1:]],
     )
     try:
@@ -170,18 +178,41 @@ def weights_list() -> None:
 
 @weights_app.command("download")
 def weights_download(
-    files: Annotated[list[str], typer.Argument(help="File names from `rdpbench weights list`.")],
+    files: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="File names from `rdpbench weights list` (default: every missing one)."),
+    ] = None,
 ) -> None:
     """Download weight files from their upstream URLs into place, checking their hashes."""
-    from .weights import download, get_weight_file
+    from .weights import WEIGHT_FILES, download, get_weight_file
 
     try:
-        for file_name in files:
-            typer.echo(f"downloaded {download(get_weight_file(file_name))}")
+        wanted = [get_weight_file(f) for f in files] if files else [
+            f for f in WEIGHT_FILES.values() if not f.path.is_file()
+        ]
+        for file in wanted:
+            typer.echo(f"downloaded {download(file)}")
     except RdpbenchError as error:
         _fail(str(error))
     except OSError as error:
         _fail(f"download failed ({error}); on a machine without internet use `weights import`")
+
+
+@weights_app.command("verify")
+def weights_verify() -> None:
+    """Check the sha256 of every present weight file against the upstream hash."""
+    from .weights import WEIGHT_FILES, fingerprint
+
+    mismatches = 0
+    for file in WEIGHT_FILES.values():
+        if not file.path.is_file():
+            continue
+        result = fingerprint(file)
+        state = {True: "ok", False: "MISMATCH", None: "no hash"}[result["matches_upstream"]]
+        mismatches += result["matches_upstream"] is False
+        typer.echo(f"{state:8s} {file.file_name}  sha256 {result['sha256']}")
+    if mismatches:
+        _fail(f"{mismatches} file(s) differ from upstream: results will not match published ones")
 
 
 @weights_app.command("import")

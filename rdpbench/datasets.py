@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from .cache import cache_root
 from .errors import ImageError, RdpbenchError
 from .images import load_image, pixel_sha256
 from .registry import Registry
@@ -36,6 +37,10 @@ class DatasetImage:
     def load(self) -> tuple[torch.Tensor, str | None]:
         """The image as uint8 (3, H, W) RGB and a note on any format conversion."""
         return load_image(self.path)
+
+    def load_rgb(self) -> torch.Tensor:
+        """The image as uint8 (3, H, W) RGB."""
+        return load_image(self.path)[0]
 
 
 @dataclass
@@ -61,6 +66,8 @@ class DatasetSummary:
     sizes: dict[str, tuple[int, int]]
     conversions: dict[str, str]
     content_sha256: str
+    #: sha256 of each image's decoded pixels: the key of reference-side caches.
+    pixel_hashes: dict[str, str]
 
 
 def inspect(dataset: Dataset) -> DatasetSummary:
@@ -69,7 +76,7 @@ def inspect(dataset: Dataset) -> DatasetSummary:
 
     Raises ImageError naming the first file that fails, before any run writes anything.
     """
-    sizes, conversions, lines = {}, {}, []
+    sizes, conversions, hashes = {}, {}, {}
     for item in dataset.images:
         image, note = item.load()
         digest = pixel_sha256(image)
@@ -83,9 +90,10 @@ def inspect(dataset: Dataset) -> DatasetSummary:
         sizes[item.name] = tuple(image.shape[1:])
         if note:
             conversions[item.name] = note
-        lines.append(f"{item.name} {digest}\n")
-    content = hashlib.sha256("".join(lines).encode()).hexdigest()
-    return DatasetSummary(sizes, conversions, content)
+        hashes[item.name] = digest
+    lines = "".join(f"{name} {digest}\n" for name, digest in hashes.items())
+    content = hashlib.sha256(lines.encode()).hexdigest()
+    return DatasetSummary(sizes, conversions, content, hashes)
 
 
 def get_dataset(spec: str) -> Dataset:
@@ -114,9 +122,9 @@ def folder_dataset(path: Path, name: str | None = None) -> Dataset:
 
 
 def cache_dir() -> Path:
-    """Where downloaded datasets are kept: ``$RDPBENCH_DATA`` or ``~/.cache/rdpbench/datasets``."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rdpbench" / "datasets"
-    return Path(os.environ.get("RDPBENCH_DATA", default))
+    """Where downloaded datasets are kept: ``$RDPBENCH_DATA``, else ``datasets/`` in the
+    rdpbench cache (``~/.cache/rdpbench``)."""
+    return Path(os.environ.get("RDPBENCH_DATA", cache_root() / "datasets"))
 
 
 def kodak_table() -> list[tuple[str, str, str]]:

@@ -108,6 +108,12 @@ def to_float(image: torch.Tensor) -> torch.Tensor:
     return image.unsqueeze(0).float().div_(255.0)
 
 
+def to_signed(image: torch.Tensor) -> torch.Tensor:
+    """uint8 (3, H, W) -> float32 (1, 3, H, W) in [-1, 1], the range LPIPS and diffusion
+    models expect (feeding [0, 1] instead silently gives wrong numbers)."""
+    return image.unsqueeze(0).float().div_(127.5).sub_(1.0)
+
+
 def from_float(batch: torch.Tensor) -> torch.Tensor:
     """float (1, 3, H, W) in [0, 1] -> uint8 (3, H, W), rounding to the nearest level."""
     return batch.squeeze(0).clamp(0, 1).mul(255.0).round_().to(torch.uint8).cpu()

@@ -29,11 +29,14 @@ from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
 from .datasets import Dataset, DatasetSummary, get_dataset, inspect
 from .errors import RdpbenchError
-from .metrics import get_metric, parse_metric_names
+from .cache import load_array, save_array
+from .metrics import parse_metric_names
+from .metrics.suite import MetricSuite
 from .results import (
     IMAGES_CSV,
     KEY_COLUMNS,
     MANIFEST,
+    POINT_KEY,
     POINTS_CSV,
     SCHEMA_VERSION,
     aggregate_points,
@@ -62,6 +65,7 @@ class RunSettings:
     device: str = "auto"
     seed: int = 0
     limit: int | None = None
+    patch_protocol: str = "hific"
     command: list[str] = field(default_factory=list)
 
 
@@ -97,8 +101,8 @@ class Run:
         self.codec = get_codec(settings.codec, device=self.device)
         self.points = [self.codec.check_point(p) for p in settings.points or self.codec.default_points]
         self.samplers = [self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]]
-        self.metric_names = parse_metric_names(settings.metrics)
-        self.metrics = [get_metric(name, device=self.device) for name in self.metric_names]
+        self.suite = MetricSuite(parse_metric_names(settings.metrics), self.device, settings.patch_protocol)
+        self.metric_names = self.suite.image_metric_names
         self.dataset = get_dataset(settings.dataset).limited(settings.limit)
         self.folder = Path(settings.out) / (
             settings.name or default_run_name(self.codec, self.samplers, self.dataset)
@@ -106,16 +110,14 @@ class Run:
 
     def preflight(self) -> DatasetSummary:
         """Every check that needs no codec work; raises before anything is written."""
-        weight_files = self.codec.weight_files(self.points)
-        for metric in self.metrics:
-            weight_files += metric.weight_files()
-        require(weight_files)
+        self.weight_files = self.codec.weight_files(self.points) + self.suite.weight_files()
+        require(self.weight_files)
         summary = inspect(self.dataset)
         for name, (height, width) in summary.sizes.items():
             self.codec.check_size(name, height, width)
+        self.n_patches = self.suite.check_sizes(summary.sizes)
         if isinstance(self.codec, FolderOfReconstructions):
             self.codec.check_images(summary.sizes)
-        self.weight_files = weight_files
         return summary
 
     def execute(self, progress: bool = True) -> Path:
@@ -127,8 +129,8 @@ class Run:
             manifest["notes"].append(note)
         existing = self._existing_rows(manifest)
         self.codec.prepare(self.points)
-        for metric in self.metrics:
-            metric.prepare()
+        self.suite.prepare()
+        self.pixel_hashes = summary.pixel_hashes
         manifest["status"] = "running"
         write_json(manifest, self.folder / MANIFEST)
 
@@ -138,8 +140,10 @@ class Run:
         try:
             for point in self.points:
                 for item in self.dataset.images:
-                    keys = [(self.codec.name, point, s, item.name) for s in self.samplers]
-                    todo = [s for s, key in zip(self.samplers, keys) if not self._done(rows.get(key))]
+                    todo = [
+                        s for s in self.samplers
+                        if not self._done(rows.get((self.codec.name, point, s, item.name)), point, s, item.name)
+                    ]
                     bar.update(len(self.samplers) - len(todo))
                     if not todo:
                         continue
@@ -157,6 +161,11 @@ class Run:
 
         images = self._write_images(rows)
         self._write_points(images, manifest)
+        if self.suite.extractor:
+            manifest["metric_protocol"]["reference_cache"] = {
+                "folder": str(self.suite.reference_cache_dir()),
+                "computed_now": self.suite.reference_computed,
+            }
         manifest["status"] = "complete"
         manifest["finished"] = _now()
         write_json(manifest, self.folder / MANIFEST)
@@ -184,6 +193,9 @@ class Run:
                 decoded.append((sampler, image, encode_s, time.perf_counter() - start))
         rows = []
         for sampler, image, encode_s, decode_s in decoded:
+            if self.suite.extractor:
+                # features before the row: a row on disk implies its features are too
+                save_array(self.suite.features(image), self._features_path(point, sampler, item.name))
             row = {
                 "codec": self.codec.name,
                 "quality": point,
@@ -193,16 +205,22 @@ class Run:
                 "width": width,
                 "bytes": n_bytes,
                 "bpp": bpp,
+                **self.suite.score_image(reference, image),
+                "encode_s": encode_s,
+                "decode_s": decode_s,
             }
-            for metric in self.metrics:
-                row[metric.name] = metric.score(reference, image)
-            row.update(encode_s=encode_s, decode_s=decode_s)
             rows.append(row)
         return rows
 
     # -- files ------------------------------------------------------------------------
-    def _done(self, row: dict | None) -> bool:
-        return row is not None and all(not pd.isna(row.get(name)) for name in self.metric_names)
+    def _done(self, row: dict | None, point: str, sampler: str, image: str) -> bool:
+        if row is None or any(pd.isna(row.get(name)) for name in self.metric_names):
+            return False
+        return not self.suite.extractor or self._features_path(point, sampler, image).is_file()
+
+    def _features_path(self, point: str, sampler: str, image: str) -> Path:
+        key = self.suite.extractor.cache_key
+        return self.folder / "features" / key / point / sampler / f"{image}.npy"
 
     def _columns(self, rows: dict) -> list[str]:
         """Requested metrics first, then metrics that earlier runs into this folder added."""
@@ -215,9 +233,29 @@ class Run:
         write_csv(frame, self.folder / IMAGES_CSV)
         return frame
 
+    def _point_scores(self, images: pd.DataFrame) -> dict:
+        """Distribution metrics of every rate point whose images all have features here."""
+        if not self.suite.extractor:
+            return {}
+        scores, reference = {}, None
+        names = {item.name for item in self.dataset.images}
+        for (codec, point, sampler), group in images.groupby(POINT_KEY, sort=False):
+            paths = [self._features_path(point, sampler, image) for image in group.image]
+            if set(group.image) != names or not all(path.is_file() for path in paths):
+                continue
+            if reference is None:
+                reference = [
+                    self.suite.reference_features(item.load_rgb, self.pixel_hashes[item.name])
+                    for item in self.dataset.images
+                ]
+            reconstruction = [load_array(path) for path in paths]
+            scores[(codec, point, sampler)] = self.suite.score_point(reference, reconstruction)
+        return scores
+
     def _write_points(self, images: pd.DataFrame, manifest: dict) -> None:
         not_metrics = set(image_columns([]))
-        points = aggregate_points(images, [c for c in images.columns if c not in not_metrics])
+        per_image = [c for c in images.columns if c not in not_metrics]
+        points = aggregate_points(images, per_image, self._point_scores(images))
         write_csv(points, self.folder / POINTS_CSV)
         for sampler, curve in points.groupby("sampler", sort=False):
             label = self.codec.name if sampler == DEFAULT_SAMPLER else f"{self.codec.name} ({sampler})"
@@ -278,7 +316,8 @@ class Run:
             "codec": self.codec.describe(),
             "points": self.points,
             "samplers": self.samplers,
-            "metrics": self.metric_names,
+            "metrics": self.suite.image_metric_names + self.suite.distribution_metric_names,
+            "metric_protocol": self.suite.describe(self.n_patches),
             "dataset": dataset,
             "seed": self.settings.seed,
             "seeding": "per image: first 4 bytes of sha256('<seed>:<image name>'), little-endian",

@@ -14,6 +14,7 @@ cluster gets an actionable message rather than a hanging socket.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -29,17 +30,23 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One downloadable file. ``folder`` is relative to the torch hub directory."""
+    """One weight file. ``folder`` is relative to the torch hub directory, or, when
+    ``package`` is set, to that installed package (files that ship inside a wheel)."""
 
     file_name: str
     url: str
     folder: str
     used_by: str
     sha256: str | None = None
-    size: int | None = None
+    size_mb: float | None = None
+    package: str | None = None
 
     @property
     def path(self) -> Path:
+        if self.package:
+            spec = importlib.util.find_spec(self.package)
+            root = Path(spec.origin).parent if spec and spec.origin else Path(self.package)
+            return root / self.folder / self.file_name
         return Path(torch.hub.get_dir()) / self.folder / self.file_name
 
     @property
@@ -51,7 +58,7 @@ class WeightFile:
         return match.group(1) if match else None
 
     def describe(self) -> str:
-        size = f"{self.size / 1e6:.1f} MB" if self.size else "size unknown"
+        size = f"{self.size_mb:.1f} MB" if self.size_mb else "size unknown"
         return f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
 
 
@@ -65,9 +72,45 @@ def compressai_weight_file(architecture: str, quality: int, metric: str = "mse")
     )
 
 
+def torchvision_weight_file(weights, used_by: str) -> WeightFile:
+    """A torchvision ImageNet checkpoint, as torchvision's own loader names and places it."""
+    return WeightFile(
+        weights.url.rsplit("/", 1)[1], weights.url, "checkpoints", used_by,
+        size_mb=weights.meta.get("_file_size"),
+    )
+
+
+def pyiqa_weight_file(url: str, used_by: str, sha256: str | None = None) -> WeightFile:
+    """A file of pyiqa's weight store, placed in pyiqa's cache (``$TORCH_HOME/hub/pyiqa``)."""
+    return WeightFile(url.rsplit("/", 1)[1], url, "pyiqa", used_by, sha256=sha256)
+
+
+def _metric_files() -> list[WeightFile]:
+    """Files of the metrics, with URLs read from the packages that load them."""
+    from pyiqa.archs import dbcnn_arch, musiq_arch, niqe_arch
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+    from torchvision.models import AlexNet_Weights, VGG16_Weights
+
+    return [
+        torchvision_weight_file(AlexNet_Weights.IMAGENET1K_V1, "lpips"),
+        WeightFile(
+            "alex.pth", "https://pypi.org/project/lpips/", "weights/v0.1", "lpips (linear layers)",
+            sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+            size_mb=0.006, package="lpips",
+        ),
+        WeightFile(URL_INCEPTION_V3.rsplit("/", 1)[1], URL_INCEPTION_V3, "checkpoints", "fid, kid"),
+        pyiqa_weight_file(niqe_arch.default_model_urls["niqe"], "niqe"),
+        pyiqa_weight_file(musiq_arch.default_model_urls["koniq10k"], "musiq"),
+        pyiqa_weight_file(dbcnn_arch.default_model_urls["koniq"], "dbcnn"),
+        pyiqa_weight_file(dbcnn_arch.default_model_urls["scnn"], "dbcnn (built, then overwritten)"),
+        torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dbcnn (built, then overwritten)"),
+    ]
+
+
 WEIGHT_FILES: dict[str, WeightFile] = {
     file.file_name: file
     for file in [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
+    + _metric_files()
 }
 
 
@@ -123,6 +166,10 @@ def fingerprint(file: WeightFile) -> dict:
 
 def download(file: WeightFile) -> Path:
     """Fetch ``file`` from its URL into place, checking its hash; return its path."""
+    if file.package:
+        raise MissingWeightsError(
+            f"{file.file_name} ships inside the {file.package} package: reinstall {file.package}"
+        )
     file.path.parent.mkdir(parents=True, exist_ok=True)
     partial = file.path.with_name(file.path.name + ".partial")
     torch.hub.download_url_to_file(file.url, str(partial), progress=True)

@@ -58,3 +58,68 @@ def msh_weights(torch_home: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     return path
+
+
+def _kaiming(model: torch.nn.Module) -> torch.nn.Module:
+    """Variance-preserving random convolutions, so deep random features keep a usable scale."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    return model
+
+
+def build_metric_weights(home: Path) -> None:
+    """Seeded random weights of the right architectures for every metric, saved under
+    ``home`` exactly where the loaders look (torchvision, torch-fidelity, pyiqa, lpips)."""
+    from unittest import mock
+
+    import scipy.io
+    import torchvision
+    from pyiqa.archs.dbcnn_arch import DBCNN, SCNN
+    from pyiqa.archs.musiq_arch import MUSIQ
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from rdpbench.weights import WEIGHT_FILES
+
+    def place(file_name: str) -> Path:
+        relative = WEIGHT_FILES[file_name].path.relative_to(torch.hub.get_dir())
+        path = home / "hub" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.alexnet().state_dict(), place("alexnet-owt-7be5be79.pth"))
+    torch.save(torchvision.models.vgg16().state_dict(), place("vgg16-397923af.pth"))
+    # torch-fidelity's Inception loads a file in its constructor: build it around an empty one.
+    with mock.patch.object(torch.nn.Module, "load_state_dict"), mock.patch("torch.load", return_value={}):
+        inception = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], "unused")
+    torch.save(_kaiming(inception).state_dict(), place("weights-inception-2015-12-05-6726825d.pth"))
+    torch.save(MUSIQ(pretrained=False).state_dict(), place("musiq_koniq_ckpt-e95806b9.pth"))
+    torch.save(SCNN().state_dict(), place("DBCNN_scnn-7ea73d75.pth"))
+    with mock.patch.dict("os.environ", {"TORCH_HOME": str(home)}):
+        import pyiqa.utils.download_util as download_util
+
+        with mock.patch.object(download_util, "DEFAULT_CACHE_DIR", str(home / "hub" / "pyiqa")):
+            dbcnn = DBCNN(pretrained=False)
+    torch.save({"params": dbcnn.state_dict()}, place("DBCNN_KonIQ10k-2de81c0a.pth"))
+    rng = np.random.default_rng(0)
+    factor = rng.normal(size=(36, 36))
+    scipy.io.savemat(
+        place("niqe_modelparameters.mat"),
+        {"mu_prisparam": rng.normal(size=(1, 36)), "cov_prisparam": factor @ factor.T / 36 + np.eye(36)},
+    )
+
+
+@pytest.fixture(scope="session")
+def metric_weights_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("metric_torch_home")
+    build_metric_weights(home)
+    return home
+
+
+@pytest.fixture
+def metric_weights(metric_weights_home: Path, monkeypatch, tmp_path) -> Path:
+    """TORCH_HOME holding test-built weights of every metric, and an empty rdpbench cache."""
+    monkeypatch.setenv("TORCH_HOME", str(metric_weights_home))
+    monkeypatch.setenv("RDPBENCH_CACHE", str(tmp_path / "rdpbench_cache"))
+    return metric_weights_home

@@ -1,8 +1,9 @@
 """Metrics: one registry (``get_metric``, ``list_metrics``), one module per family."""
 
-from . import psnr  # noqa: F401  (modules register their metrics)
+from . import fid, lpips_metric, psnr, pyiqa_metrics  # noqa: F401  (modules register metrics)
 from .base import (
     DISTRIBUTION,
+    DistributionMetric,
     FULL_REFERENCE,
     METRICS,
     NO_REFERENCE,
@@ -16,6 +17,7 @@ from .base import (
 
 __all__ = [
     "DISTRIBUTION",
+    "DistributionMetric",
     "FULL_REFERENCE",
     "METRICS",
     "NO_REFERENCE",

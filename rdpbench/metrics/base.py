@@ -9,11 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+import numpy as np
 import torch
 
-from ..errors import UnknownNameError
+from ..errors import ImageError, UnknownNameError
 from ..registry import Registry
-from ..weights import WeightFile
+from ..weights import WeightFile, get_weight_file, require
 
 FULL_REFERENCE = "full-reference"
 NO_REFERENCE = "no-reference"
@@ -30,16 +31,30 @@ class Metric(ABC):
     kind: ClassVar[str]
     higher_is_better: ClassVar[bool]
     description: ClassVar[str] = ""
+    #: Weight files, by name in ``rdpbench.weights.WEIGHT_FILES``.
+    weight_names: ClassVar[list[str]] = []
+    #: Smallest (height, width) the metric can score.
+    min_size: ClassVar[tuple[int, int]] = (1, 1)
 
     def __init__(self, device: str = "cpu"):
         self.device = torch.device(device)
 
     def weight_files(self) -> list[WeightFile]:
         """Files this metric loads (none for closed-form metrics)."""
-        return []
+        return [get_weight_file(name) for name in self.weight_names]
 
     def prepare(self) -> None:
-        """Build models and load weights; called once before the first image."""
+        """Build models and load weights; called once before the first image. Raises
+        MissingWeightsError naming every absent file."""
+        require(self.weight_files())
+
+    def check_size(self, image_name: str, height: int, width: int) -> None:
+        """Raise ImageError naming the image when it is too small for this metric."""
+        if height < self.min_size[0] or width < self.min_size[1]:
+            raise ImageError(
+                f"{image_name}: {height}x{width} pixels is smaller than {self.name} takes "
+                f"({self.min_size[0]}x{self.min_size[1]})"
+            )
 
 
 class ImageMetric(Metric):
@@ -48,6 +63,20 @@ class ImageMetric(Metric):
     @abstractmethod
     def score(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
         """Score a uint8 (3, H, W) reconstruction (against its uint8 (3, H, W) reference)."""
+
+
+class DistributionMetric(Metric):
+    """A metric of a set of reconstructions against the set of originals (FID, KID).
+
+    Both sets are described by features of a shared extractor (``extractor``), computed per
+    image; the metric turns the two feature sets into one number per rate point.
+    """
+
+    extractor: ClassVar[str]
+
+    @abstractmethod
+    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
+        """Compare (N, D) reference features with (M, D) reconstruction features."""
 
 
 def list_metrics() -> list[str]:

@@ -1,0 +1,47 @@
+"""Cutting images into the 256x256 patches that patch FID/KID are computed on.
+
+Protocols:
+  ``hific``  the non-overlapping 256x256 grid, plus the same grid shifted by 128 pixels in
+             both directions; partial patches are dropped (Mentzer et al. 2020, also used by
+             Yang & Mandt). A 768x512 Kodak image gives 6 + 2 = 8 patches.
+  ``grid``   the unshifted grid only (6 patches of a Kodak image).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import UnknownNameError
+
+PATCH_SIZE = 256
+PATCH_PROTOCOLS = {
+    "hific": "256x256 grid plus the grid shifted by 128 in both directions, partial patches dropped",
+    "grid": "256x256 grid only, partial patches dropped",
+}
+
+
+def check_protocol(protocol: str) -> str:
+    if protocol not in PATCH_PROTOCOLS:
+        raise UnknownNameError("patch protocol", protocol, sorted(PATCH_PROTOCOLS))
+    return protocol
+
+
+def patch_corners(height: int, width: int, protocol: str = "hific") -> list[tuple[int, int]]:
+    """(top, left) of every patch of an H x W image, grid first, then the shifted grid."""
+    offsets = [0, PATCH_SIZE // 2] if check_protocol(protocol) == "hific" else [0]
+    corners = []
+    for offset in offsets:
+        for top in range(offset, height - PATCH_SIZE + 1, PATCH_SIZE):
+            for left in range(offset, width - PATCH_SIZE + 1, PATCH_SIZE):
+                corners.append((top, left))
+    return corners
+
+
+def extract_patches(image: torch.Tensor, protocol: str = "hific") -> torch.Tensor:
+    """uint8 (3, H, W) -> uint8 (N, 3, 256, 256) patches (N may be 0 for small images)."""
+    corners = patch_corners(image.shape[1], image.shape[2], protocol)
+    if not corners:
+        return image.new_empty((0, 3, PATCH_SIZE, PATCH_SIZE))
+    return torch.stack(
+        [image[:, top : top + PATCH_SIZE, left : left + PATCH_SIZE] for top, left in corners]
+    )

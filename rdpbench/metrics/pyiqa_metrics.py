@@ -1,0 +1,97 @@
+"""Metrics computed by pyiqa with its default settings, as the seed paper did: NLPD and GMSD
+(full-reference, luma), NIQE (no-reference, luma), MUSIQ (KonIQ) and DBCNN (KonIQ).
+
+pyiqa fixes its download folder when it is first imported and checks no hashes, so weight
+paths are passed explicitly (from ``rdpbench.weights``) and its folder is pointed at the
+current ``$TORCH_HOME`` before each model is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from ..images import to_float
+from ..weights import get_weight_file
+from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric, register_metric
+
+
+class PyiqaMetric(ImageMetric):
+    """A pyiqa metric built once by ``pyiqa.create_metric`` and called per image."""
+
+    pyiqa_name: ClassVar[str]
+    #: Weight file passed to pyiqa as ``pretrained_model_path`` (None: pyiqa needs none).
+    checkpoint: ClassVar[str | None] = None
+
+    def prepare(self) -> None:
+        super().prepare()
+        import pyiqa
+        import pyiqa.utils.download_util
+
+        pyiqa.utils.download_util.DEFAULT_CACHE_DIR = str(Path(torch.hub.get_dir()) / "pyiqa")
+        options = {}
+        if self.checkpoint:
+            options["pretrained_model_path"] = str(get_weight_file(self.checkpoint).path)
+        self.model = pyiqa.create_metric(self.pyiqa_name, device=self.device, **options)
+        self.model.eval()
+
+    @torch.inference_mode()
+    def score(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
+        target = to_float(reconstruction).to(self.device)
+        if self.kind == FULL_REFERENCE:
+            value = self.model(target, to_float(reference).to(self.device))
+        else:
+            value = self.model(target)
+        return float(value.reshape(-1)[0].item())
+
+
+@register_metric("nlpd")
+class NLPD(PyiqaMetric):
+    """Normalised Laplacian pyramid distance (Laparra et al. 2016), luma, pyiqa."""
+
+    name, pyiqa_name, kind, higher_is_better = "nlpd", "nlpd", FULL_REFERENCE, False
+    description = "normalised Laplacian pyramid distance (luma)"
+
+
+@register_metric("gmsd")
+class GMSD(PyiqaMetric):
+    """Gradient magnitude similarity deviation (Xue et al. 2014), luma, pyiqa."""
+
+    name, pyiqa_name, kind, higher_is_better = "gmsd", "gmsd", FULL_REFERENCE, False
+    description = "gradient magnitude similarity deviation (luma)"
+    min_size = (4, 4)  # a 2x2 similarity map after downsampling, for its deviation
+
+
+@register_metric("niqe")
+class NIQE(PyiqaMetric):
+    """Natural image quality evaluator (Mittal et al. 2013), luma, pyiqa."""
+
+    name, pyiqa_name, kind, higher_is_better = "niqe", "niqe", NO_REFERENCE, False
+    description = "naturalness (no reference, luma)"
+    weight_names = ["niqe_modelparameters.mat"]
+    checkpoint = "niqe_modelparameters.mat"
+    min_size = (96, 96)  # one 96x96 block
+
+
+@register_metric("musiq")
+class MUSIQ(PyiqaMetric):
+    """Multi-scale image quality transformer (Ke et al. 2021), KonIQ-10k weights, pyiqa."""
+
+    name, pyiqa_name, kind, higher_is_better = "musiq", "musiq", NO_REFERENCE, True
+    description = "multi-scale transformer quality, KonIQ (no reference)"
+    weight_names = ["musiq_koniq_ckpt-e95806b9.pth"]
+    checkpoint = "musiq_koniq_ckpt-e95806b9.pth"
+
+
+@register_metric("dbcnn")
+class DBCNN(PyiqaMetric):
+    """Deep bilinear CNN quality (Zhang et al. 2020), KonIQ-10k weights, pyiqa."""
+
+    name, pyiqa_name, kind, higher_is_better = "dbcnn", "dbcnn", NO_REFERENCE, True
+    description = "deep bilinear CNN quality, KonIQ (no reference)"
+    # pyiqa builds VGG-16 and SCNN from their own files before loading the full checkpoint.
+    weight_names = ["DBCNN_KonIQ10k-2de81c0a.pth", "DBCNN_scnn-7ea73d75.pth", "vgg16-397923af.pth"]
+    checkpoint = "DBCNN_KonIQ10k-2de81c0a.pth"
+    min_size = (16, 16)  # VGG-16 pooling

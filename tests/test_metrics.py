@@ -1,0 +1,193 @@
+"""Metrics with test-built random weights: identities, determinism, protocol, loading path."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from rdpbench.errors import ImageError, MissingWeightsError
+from rdpbench.metrics import get_metric
+from rdpbench.metrics.fid import InceptionPatchFeatures
+from rdpbench.metrics.patches import extract_patches, patch_corners
+
+from conftest import make_photo
+
+
+def photo(height, width, seed=0) -> torch.Tensor:
+    return torch.from_numpy(make_photo(height, width, seed)).permute(2, 0, 1).contiguous()
+
+
+def noisy(image: torch.Tensor, sigma: float, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(image.shape, generator=generator) * sigma
+    return (image.float() + noise).round().clamp(0, 255).to(torch.uint8)
+
+
+def prepared(name: str):
+    metric = get_metric(name)
+    metric.prepare()
+    return metric
+
+
+# -- patch protocol ---------------------------------------------------------------------
+def test_kodak_sized_images_give_8_patches_landscape_or_portrait():
+    assert len(patch_corners(512, 768)) == 8
+    assert len(patch_corners(768, 512)) == 8
+    assert patch_corners(512, 768)[6:] == [(128, 128), (128, 384)]
+
+
+def test_grid_protocol_keeps_only_the_unshifted_grid():
+    assert patch_corners(512, 768, "grid") == [(0, 0), (0, 256), (0, 512), (256, 0), (256, 256), (256, 512)]
+
+
+def test_shifted_grid_needs_384_pixels_on_both_sides():
+    assert len(patch_corners(383, 1024)) == 4
+    assert len(patch_corners(384, 1024)) == 4 + 3
+
+
+def test_patches_are_the_image_pixels_at_the_corners():
+    image = photo(400, 520)
+    patches = extract_patches(image)
+    assert patches.shape == (2 + 1, 3, 256, 256)
+    assert torch.equal(patches[1], image[:, 0:256, 256:512])
+    assert torch.equal(patches[2], image[:, 128:384, 128:384])
+
+
+# -- closed-form metrics ----------------------------------------------------------------
+def gmsd_reference(reference: torch.Tensor, distorted: torch.Tensor) -> float:
+    """GMSD as in Xue et al.'s MATLAB code, written with numpy/scipy: 8-bit luma (BT.601
+    weights, rounded half away from zero as MATLAB does), 2x2 mean downsampling, Prewitt
+    gradients with zero padding, T = 170, sample standard deviation."""
+
+    def gradient_magnitude(image):
+        rgb = image.double().numpy()
+        luma = np.floor(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] + 0.5)
+        height, width = (luma.shape[0] // 2) * 2, (luma.shape[1] // 2) * 2
+        small = luma[:height, :width].reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+        prewitt_x = np.array([[1, 0, -1]] * 3) / 3
+        gx = ndimage.correlate(small, prewitt_x, mode="constant")
+        gy = ndimage.correlate(small, prewitt_x.T, mode="constant")
+        return np.sqrt(gx**2 + gy**2 + 1e-12)
+
+    g1, g2 = gradient_magnitude(distorted), gradient_magnitude(reference)
+    quality = (2 * g1 * g2 + 170) / (g1**2 + g2**2 + 170)
+    return float(np.std(quality, ddof=1))
+
+
+def without_luma_ties(image: torch.Tensor) -> torch.Tensor:
+    """Nudge blue where 0.299 R + 0.587 G + 0.114 B ends in exactly .5: pyiqa rounds luma in
+    float32, so such ties go either way there, while the integer arithmetic here is exact."""
+    rgb = image.clone().long()
+    while True:
+        ties = (299 * rgb[0] + 587 * rgb[1] + 114 * rgb[2]) % 1000 == 500
+        if not ties.any():
+            return rgb.to(torch.uint8)
+        rgb[2][ties] = (rgb[2][ties] + 1) % 256
+
+
+def test_gmsd_matches_an_independent_implementation():
+    reference = without_luma_ties(photo(64, 96))
+    distorted = without_luma_ties(noisy(reference, 12))
+    assert prepared("gmsd").score(reference, distorted) == pytest.approx(
+        gmsd_reference(reference, distorted), rel=1e-5
+    )
+
+
+@pytest.mark.parametrize("name", ["gmsd", "nlpd"])
+def test_distortion_metrics_are_zero_on_identical_images_and_grow_with_noise(name):
+    metric = prepared(name)
+    reference = photo(64, 96)
+    assert metric.score(reference, reference.clone()) == pytest.approx(0, abs=1e-6)
+    assert 0 < metric.score(reference, noisy(reference, 4)) < metric.score(reference, noisy(reference, 20))
+
+
+# -- weighted metrics with test-built weights -------------------------------------------
+def test_lpips_is_zero_for_identical_images(metric_weights):
+    image = photo(64, 64)
+    assert prepared("lpips").score(image, image.clone()) == 0.0
+
+
+def test_lpips_feeds_the_network_minus_one_to_one(metric_weights):
+    import lpips
+
+    reference, distorted = photo(64, 64), noisy(photo(64, 64), 15)
+    network = lpips.LPIPS(net="alex", version="0.1", verbose=False).eval()
+    with torch.no_grad():
+        expected = network(reference[None] / 255.0, distorted[None] / 255.0, normalize=True).item()
+    assert prepared("lpips").score(reference, distorted) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["niqe", "musiq", "dbcnn"])
+def test_no_reference_metrics_are_finite_and_deterministic(metric_weights, name):
+    image = photo(256, 256)
+    first = prepared(name).score(image, image)
+    again = prepared(name).score(image, image)
+    assert np.isfinite(first) and first == again
+
+
+@pytest.mark.parametrize("name", ["musiq", "dbcnn"])
+def test_learned_no_reference_metrics_take_a_kodak_sized_image_on_cpu(metric_weights, name):
+    assert np.isfinite(prepared(name).score(photo(512, 768), photo(512, 768)))
+
+
+def test_no_reference_score_ignores_the_reference(metric_weights):
+    image = photo(256, 256)
+    metric = prepared("niqe")
+    assert metric.score(image, image) == metric.score(photo(256, 256, seed=9), image)
+
+
+def test_inception_features_do_not_depend_on_batching(metric_weights):
+    extractor = InceptionPatchFeatures()
+    extractor.prepare()
+    image = photo(512, 512)
+    together = extractor(image)
+    one_by_one = np.concatenate(
+        [extractor(image[:, t : t + 256, l : l + 256]) for t, l in patch_corners(512, 512)]
+    )
+    assert together.shape == (5, 2048)
+    assert np.array_equal(together, one_by_one)
+    assert together.std() > 1e-3  # the test weights give features of a usable scale
+
+
+def test_fid_and_kid_of_identical_sets_are_near_zero_and_order_free(metric_weights):
+    extractor = InceptionPatchFeatures()
+    extractor.prepare()
+    features = [extractor(photo(256, 512, seed=s)) for s in range(6)]
+    reference = np.concatenate(features)
+    shuffled = np.concatenate(features[::-1])
+    fid, kid = get_metric("fid"), get_metric("kid")
+    assert fid.score_sets(reference, shuffled) == pytest.approx(0, abs=1e-6)
+    distorted = np.concatenate([extractor(noisy(photo(256, 512, seed=s), 40)) for s in range(6)])
+    assert fid.score_sets(reference, distorted) > 1e-3
+    assert abs(kid.score_sets(reference, shuffled)) < kid.score_sets(reference, distorted)
+
+
+def test_fid_of_gaussian_sets_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 1.0, size=(20000, 4))
+    shifted = rng.normal(0.5, 2.0, size=(20000, 4))
+    # FID = |mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrt(S1 S2)) = 4 * 0.25 + 4 * (1 + 4 - 4) = 5
+    assert get_metric("fid").score_sets(reference, shifted) == pytest.approx(5.0, rel=0.03)
+
+
+def test_missing_metric_weights_name_every_file(torch_home):
+    for name, file_name in [("lpips", "alexnet-owt-7be5be79.pth"), ("musiq", "musiq_koniq_ckpt"),
+                            ("dbcnn", "vgg16-397923af.pth"), ("niqe", "niqe_modelparameters.mat"),
+                            ("fid", "weights-inception-2015-12-05-6726825d.pth")]:
+        with pytest.raises(MissingWeightsError, match=file_name):
+            prepared(name)
+
+
+@pytest.mark.parametrize("name, side", [("gmsd", 4), ("lpips", 31), ("dbcnn", 16), ("niqe", 96)])
+def test_declared_minimum_size_is_the_smallest_that_scores(metric_weights, name, side):
+    metric = prepared(name)
+    at_minimum = photo(side, side)
+    assert np.isfinite(metric.score(at_minimum, noisy(at_minimum, 5)))
+    below = photo(side - 1, side - 1)
+    try:
+        value = metric.score(below, noisy(below, 5))
+    except Exception:  # the metric's own failure below its minimum
+        value = float("nan")
+    assert not np.isfinite(value)
+    with pytest.raises(ImageError, match=f"tiny.*{side - 1}x{side - 1}"):
+        metric.check_size("tiny", side - 1, side - 1)

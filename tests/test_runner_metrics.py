@@ -1,0 +1,83 @@
+"""Runs with every metric, on test-built weights."""
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from rdpbench.errors import MissingWeightsError, RdpbenchError
+from rdpbench.metrics import list_metrics
+from rdpbench.runner import Run, RunSettings
+
+from conftest import make_photo
+
+
+@pytest.fixture
+def large_images(tmp_path):
+    """Three images big enough for 256x256 patches (one per image on the plain grid)."""
+    folder = tmp_path / "large"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(make_photo(256, 384, seed=10 + index)).save(folder / f"big{index}.png")
+    return folder
+
+
+def run(images, out, **overrides):
+    settings = RunSettings(codec="jpeg", points=["20"], dataset=str(images), out=out, metrics="all")
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return Run(settings).execute(progress=False)
+
+
+def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
+    folder = run(large_images, tmp_path / "out")
+    images = pd.read_csv(folder / "images.csv")
+    points = pd.read_csv(folder / "points.csv")
+    per_image = ["dbcnn", "gmsd", "lpips", "musiq", "niqe", "nlpd", "psnr"]
+    assert list(images.columns[8:-2]) == per_image
+    assert images[per_image].notna().all().all()
+    assert list(points.columns[-2:]) == ["fid", "kid"]
+    assert points[["fid", "kid"]].notna().all().all()
+    manifest = json.loads((folder / "run.json").read_text())
+    patches = manifest["metric_protocol"]["patches"]
+    assert patches["patch_protocol"] == "hific" and patches["n_patches"] == 3
+    assert "rank-deficient" in patches["warning"]
+    assert sorted(manifest["metrics"]) == list_metrics()
+
+
+def test_reference_features_are_computed_once_per_dataset(large_images, tmp_path, metric_weights):
+    first = run(large_images, tmp_path / "out", metrics="fid", points=["20"])
+    second = run(large_images, tmp_path / "out", metrics="fid,kid", codec="webp", points=["30"])
+    computed = [
+        json.loads((f / "run.json").read_text())["metric_protocol"]["reference_cache"]["computed_now"]
+        for f in (first, second)
+    ]
+    assert computed == [3, 0]
+
+
+def test_grid_protocol_is_recorded(large_images, tmp_path, metric_weights):
+    folder = run(large_images, tmp_path / "out", metrics="fid", patch_protocol="grid")
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["metric_protocol"]["patches"]["patch_protocol"] == "grid"
+
+
+def test_fid_of_a_lossless_copy_is_zero(large_images, tmp_path, metric_weights):
+    folder = run(large_images, tmp_path / "out", metrics="fid,psnr", codec=f"folder:{large_images}")
+    points = pd.read_csv(folder / "points.csv")
+    assert points.fid.iloc[0] == pytest.approx(0, abs=1e-6)
+
+
+def test_missing_weights_are_all_named_and_nothing_is_written(large_images, tmp_path, torch_home):
+    with pytest.raises(MissingWeightsError) as error:
+        run(large_images, tmp_path / "out")
+    for file_name in ["alexnet-owt-7be5be79.pth", "vgg16-397923af.pth", "DBCNN_scnn-7ea73d75.pth",
+                      "DBCNN_KonIQ10k-2de81c0a.pth", "musiq_koniq_ckpt-e95806b9.pth",
+                      "niqe_modelparameters.mat", "weights-inception-2015-12-05-6726825d.pth"]:
+        assert file_name in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_fid_on_images_too_small_for_patches_is_refused(image_folder, tmp_path, metric_weights):
+    with pytest.raises(RdpbenchError, match="at least 2 patches"):
+        run(image_folder, tmp_path / "out", metrics="fid")
