@@ -78,3 +78,30 @@ def test_help_explains_the_run_options():
     for option in ("--codec", "--quality", "--sampler", "--dataset", "--metrics", "--out",
                    "--device", "--seed", "--limit", "--name"):
         assert option in result.output
+
+
+def test_weights_verify_flags_a_file_that_is_not_upstreams(tmp_path, torch_home):
+    source = tmp_path / "usb"
+    source.mkdir()
+    (source / "mbt2018-mean-1-e522738d.pth.tar").write_bytes(b"not the published checkpoint")
+    invoke("weights", "import", str(source))
+    result = invoke("weights", "verify")
+    assert result.exit_code == 1
+    assert "MISMATCH mbt2018-mean-1-e522738d.pth.tar" in result.output
+
+
+def test_weights_download_offline_says_how_to_import(torch_home, monkeypatch):
+    import torch
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    result = invoke("weights", "download", "mbt2018-mean-1-e522738d.pth.tar")
+    assert result.exit_code == 1 and "weights import" in result.output
+
+
+def test_unknown_patch_protocol_lists_the_valid_ones(image_folder, tmp_path):
+    result = invoke("run", "--codec", "jpeg", "--metrics", "fid", "--patches", "shifted",
+                    "--dataset", str(image_folder), "--out", str(tmp_path))
+    assert result.exit_code == 1 and "grid, hific" in result.output
