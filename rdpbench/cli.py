@@ -30,7 +30,7 @@ weights_app = typer.Typer(help="Weight files of codecs and metrics: list, downlo
 app.add_typer(weights_app, name="weights")
 
 #: Options that take several values after one flag: ``--quality 10 50``.
-MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s")
+MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s", "--checkpoint")
 
 
 def expand_multi_value_options(args: list[str]) -> list[str]:
@@ -102,6 +102,10 @@ def run(
             "or 'grid' (unshifted grid only)."
         ),
     ] = "hific",
+    checkpoint: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Decoder checkpoint of codec 'ours', one per rate point (any order)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Encode, decode and score every image of a dataset; write OUT/RUN/{images,points}.csv
@@ -120,6 +124,7 @@ def run(
         seed=seed,
         limit=limit,
         patch_protocol=patches,
+        codec_options={"checkpoint": checkpoint} if checkpoint else {},
         command=["rdpbench", *sys.argv[1:]],
     )
     try:
@@ -129,6 +134,41 @@ def run(
     except KeyboardInterrupt:
         _fail("interrupted; rerun the same command to resume", code=130)
     typer.echo(f"results written to {folder}")
+
+
+@app.command()
+def train(
+    quality: Annotated[str, typer.Option(help="MSH quality whose frozen encoder makes the latents (1..8).")],
+    out: Annotated[Path, typer.Option(help="Checkpoint file; an existing one is resumed.")],
+    data: Annotated[str, typer.Option(help="Training images: a folder, 'kodak' or 'sample'.")] = "sample",
+    steps: Annotated[int, typer.Option(help="Total optimiser steps (the paper: 1.5M).")] = 1000,
+    size: Annotated[str, typer.Option(help="Network size: paper, small or tiny.")] = "paper",
+    batch_size: Annotated[int, typer.Option(help="Images per step.")] = 4,
+    crop: Annotated[int, typer.Option(help="Random-resized-crop side (a multiple of 64).")] = 128,
+    eps_loss: Annotated[str, typer.Option(help="l1 (the authors' code) or mse (the paper's text).")] = "l1",
+    rho: Annotated[float, typer.Option(help="Weight of the LPIPS(VGG) term on the predicted x0.")] = 0.9,
+    lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-5,
+    save_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
+    log_every: Annotated[int, typer.Option(help="Steps between loss records.")] = 100,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, crops and noise.")] = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train the conditional diffusion decoder of codec 'ours' on a frozen MSH encoder."""
+    from .decoder_training import run_training
+
+    try:
+        state = run_training(
+            quality=quality, out=out, data=data, steps=steps, size=size, batch_size=batch_size,
+            crop=crop, eps_loss=eps_loss, rho=rho, lr=lr, save_every=save_every,
+            log_every=log_every, device=device, seed=seed, progress=progress,
+        )
+    except RdpbenchError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted; rerun the same command to resume from the last checkpoint", code=130)
+    last = state.history[-1] if state.history else {}
+    typer.echo(f"checkpoint {out} at step {state.step}; last loss {last.get('loss', float('nan')):.4f}")
 
 
 class Listing(str, Enum):

@@ -66,6 +66,7 @@ class RunSettings:
     seed: int = 0
     limit: int | None = None
     patch_protocol: str = "hific"
+    codec_options: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
 
@@ -98,7 +99,7 @@ class Run:
     def __init__(self, settings: RunSettings):
         self.settings = settings
         self.device = resolve_device(settings.device)
-        self.codec = get_codec(settings.codec, device=self.device)
+        self.codec = get_codec(settings.codec, device=self.device, **settings.codec_options)
         self.points = [self.codec.check_point(p) for p in settings.points or self.codec.default_points]
         self.samplers = [self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]]
         self.suite = MetricSuite(parse_metric_names(settings.metrics), self.device, settings.patch_protocol)

@@ -98,12 +98,16 @@ def _metric_files() -> list[WeightFile]:
             sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
             size_mb=0.006, package="lpips",
         ),
+        WeightFile(
+            "vgg.pth", "https://pypi.org/project/lpips/", "weights/v0.1", "training loss (LPIPS VGG)",
+            sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", size_mb=0.007, package="lpips",
+        ),
         WeightFile(URL_INCEPTION_V3.rsplit("/", 1)[1], URL_INCEPTION_V3, "checkpoints", "fid, kid"),
         pyiqa_weight_file(niqe_arch.default_model_urls["niqe"], "niqe"),
         pyiqa_weight_file(musiq_arch.default_model_urls["koniq10k"], "musiq"),
         pyiqa_weight_file(dbcnn_arch.default_model_urls["koniq"], "dbcnn"),
         pyiqa_weight_file(dbcnn_arch.default_model_urls["scnn"], "dbcnn (built, then overwritten)"),
-        torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dbcnn (built, then overwritten)"),
+        torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dbcnn (built, then overwritten), training loss"),
     ]
 
 

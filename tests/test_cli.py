@@ -105,3 +105,24 @@ def test_unknown_patch_protocol_lists_the_valid_ones(image_folder, tmp_path):
     result = invoke("run", "--codec", "jpeg", "--metrics", "fid", "--patches", "shifted",
                     "--dataset", str(image_folder), "--out", str(tmp_path))
     assert result.exit_code == 1 and "grid, hific" in result.output
+
+
+def test_train_then_run_ours_end_to_end(image_folder, tmp_path, msh_weights):
+    checkpoint = tmp_path / "ours_q1.pt"
+    result = invoke("train", "--quality", "1", "--out", str(checkpoint), "--data", str(image_folder),
+                    "--size", "tiny", "--steps", "4", "--crop", "64", "--rho", "0", "--log-every", "2",
+                    "--device", "cpu", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ours_q1.log.csv").read_text().startswith("step,eps,vb,loss")
+    result = invoke("run", "--codec", "ours", "-q", "1", "--sampler", "ddim10", "msh", "--checkpoint",
+                    str(checkpoint), "--dataset", str(image_folder), "--out", str(tmp_path / "out"),
+                    "--device", "cpu", "--no-progress")
+    assert result.exit_code == 0, result.output
+    points = pd.read_csv(tmp_path / "out" / "ours-ddim10-msh-images" / "points.csv", dtype={"quality": str})
+    assert list(points.sampler) == ["ddim10", "msh"]
+    assert points.bpp.nunique() == 1
+
+
+def test_train_rejects_a_crop_that_is_not_a_multiple_of_64(tmp_path, msh_weights):
+    result = invoke("train", "--quality", "1", "--out", str(tmp_path / "x.pt"), "--crop", "100")
+    assert result.exit_code == 1 and "multiple of 64" in result.output

@@ -80,13 +80,19 @@ class Codec(CodecBase, ABC):
     (codec, rate point, original size) is written and checked here.
     """
 
+    @property
+    def bitstream_name(self) -> str:
+        """The codec name written into bitstreams; codecs that share another codec's
+        bitstream (a new decoder for an existing encoder) return that codec's name."""
+        return self.name
+
     def encode(self, image: torch.Tensor, point: str) -> bytes:
         """Compress a uint8 (3, H, W) image at rate point ``point`` into a complete bitstream."""
         check_image(image)
         point = self.check_point(point)
         payload = self.encode_payload(image, point)
         _, height, width = image.shape
-        return Bitstream(self.name, point, height, width, payload).to_bytes()
+        return Bitstream(self.bitstream_name, point, height, width, payload).to_bytes()
 
     def decode(self, data: bytes, sampler: str = DEFAULT_SAMPLER, seed: int = 0) -> torch.Tensor:
         """Reconstruct a uint8 (3, H, W) image from the bytes of :meth:`encode` alone.
@@ -95,8 +101,10 @@ class Codec(CodecBase, ABC):
         decoders reproducible (deterministic codecs ignore it).
         """
         stream = Bitstream.from_bytes(data)
-        if stream.codec != self.name:
-            raise BitstreamError(f"bitstream was made by {stream.codec!r}, not {self.name!r}")
+        if stream.codec != self.bitstream_name:
+            raise BitstreamError(
+                f"bitstream was made by {stream.codec!r}, not {self.bitstream_name!r}"
+            )
         sampler = self.check_sampler(sampler)
         image = self.decode_payload(stream, sampler, seed)
         if tuple(image.shape) != (3, stream.height, stream.width):

@@ -97,9 +97,24 @@ class MeanScaleHyperprior(Codec):
         indexes = model.gaussian_conditional.build_indexes(scales_hat)
         return model.gaussian_conditional.decompress([y_string], indexes, means=means_hat)
 
+    def latent(self, x: torch.Tensor, point: str) -> torch.Tensor:
+        """y_hat of a batch x (N, 3, H, W) in [0, 1], H and W multiples of 64, without entropy
+        coding: the same rounding of z and y around their medians and means as at decode time.
+        This is what a decoder trained on the frozen encoder should see."""
+        model = self.model(point)
+        y = model.g_a(x)
+        z = model.h_a(y)
+        medians = model.entropy_bottleneck._get_medians().detach()
+        z_hat = torch.round(z - medians) + medians
+        _, means_hat = model.h_s(z_hat).chunk(2, 1)
+        return torch.round(y - means_hat) + means_hat
+
     @torch.inference_mode()
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
-        y_hat = self.decode_latent(stream)
+        return self.synthesize(stream, self.decode_latent(stream))
+
+    def synthesize(self, stream: Bitstream, y_hat: torch.Tensor) -> torch.Tensor:
+        """The standard MSH reconstruction g_s(y_hat), cropped to the original size."""
         x_hat = self.model(stream.point).g_s(y_hat)
         _, unpad = padding(stream.height, stream.width)
         return from_float(F.pad(x_hat, unpad))

@@ -29,6 +29,16 @@ def list_codecs() -> list[str]:
 
 def get_codec(name: str, **options):
     """Build the codec called ``name`` with constructor ``options`` (``device``, ...)."""
+    try:
+        return _build_codec(name, options)
+    except TypeError as error:
+        if "unexpected keyword argument" not in str(error):
+            raise
+        extra = sorted(set(options) - {"device"})
+        raise RdpbenchError(f"codec {name} takes no option {', '.join(extra)}") from None
+
+
+def _build_codec(name: str, options: dict):
     if name in CODECS:
         return CODECS.get(name)(**options)
     prefix, sep, argument = name.partition(":")

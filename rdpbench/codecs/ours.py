@@ -1,0 +1,110 @@
+"""``ours``: the paper's codec (Mari & Milani). The bitstream is exactly MSH's (same encoder,
+entropy model and bytes); the decoder entropy-decodes y_hat and runs a conditional diffusion
+model with the chosen sampler, so the sampler picks a distortion-perception point at the
+same rate. Sampler ``msh`` decodes the same bytes with the standard MSH synthesis.
+
+Decoders are trained per MSH quality (``rdpbench train``); each checkpoint records its
+quality, so ``--checkpoint`` takes one file per rate point, in any order. A codec card
+``codecs/ours.toml`` may list default checkpoints as ``[checkpoints]`` quality = path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..bitstream import Bitstream
+from ..diffusion import get_sampler, load_decoder
+from ..diffusion.training import read_checkpoint
+from ..errors import RdpbenchError, UnknownNameError
+from ..images import from_float
+from ..weights import sha256_of
+from .cards import cards_dir, load_card
+from .msh import MeanScaleHyperprior, padding
+from .registry import register_codec
+
+MSH_SAMPLER = "msh"
+
+
+@register_codec("ours")
+class DiffusionDecoderCodec(MeanScaleHyperprior):
+    """MSH bitstream decoded by a conditional diffusion model (samplers ddimN, ddpmN, msh)."""
+
+    name = "ours"
+    samplers = ["ddim10", "ddim100", "ddpm100", "ddpm1000", MSH_SAMPLER]
+    default_points = ["1", "2", "3"]
+
+    def __init__(self, device: str = "cpu", checkpoint: list[str] | str | None = None):
+        super().__init__(device)
+        paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint or [])
+        self.checkpoints = self._card_checkpoints()
+        for path in map(Path, paths):
+            if not path.is_file():
+                raise RdpbenchError(f"checkpoint {path} does not exist")
+            try:
+                quality = str(read_checkpoint(path)["condition"]["quality"])
+            except (ValueError, KeyError, RuntimeError) as error:
+                raise RdpbenchError(f"{path}: cannot read as a decoder checkpoint ({error})") from None
+            self.checkpoints[quality] = path
+        self._decoders: dict[str, tuple] = {}
+
+    @property
+    def bitstream_name(self) -> str:
+        return "msh"
+
+    def check_sampler(self, sampler: str) -> str:
+        if sampler != MSH_SAMPLER:
+            try:
+                get_sampler(sampler)
+            except UnknownNameError:
+                raise UnknownNameError(
+                    "ours sampler", sampler, "ddimN, ddpmN (e.g. ddim10, ddpm1000) or msh"
+                ) from None
+        return sampler
+
+    def prepare(self, points: list[str]) -> None:
+        super().prepare(points)
+        missing = [p for p in points if p not in self.checkpoints]
+        if missing:
+            raise RdpbenchError(
+                f"no diffusion-decoder checkpoint for ours quality {', '.join(missing)}: pass "
+                "--checkpoint FILE (made by `rdpbench train --quality Q`), or list it in "
+                "codecs/ours.toml"
+            )
+        for point in points:
+            self.decoder(point)
+
+    def decoder(self, point: str):
+        """(network, noise schedule, metadata) of the rate point's checkpoint, loaded once."""
+        if point not in self._decoders:
+            if point not in self.checkpoints:
+                raise RdpbenchError(f"no diffusion-decoder checkpoint for ours quality {point}")
+            self._decoders[point] = load_decoder(self.checkpoints[point], str(self.device))
+        return self._decoders[point]
+
+    @torch.inference_mode()
+    def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
+        y_hat = self.decode_latent(stream)
+        if sampler == MSH_SAMPLER:
+            return self.synthesize(stream, y_hat)
+        network, schedule, _ = self.decoder(stream.point)
+        condition = network.encode_condition(y_hat)
+        shape = (1, 3, y_hat.shape[2] * 16, y_hat.shape[3] * 16)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        x0 = get_sampler(sampler).sample(
+            lambda x, t: network(x, t, condition), schedule, shape, generator, device=self.device
+        )
+        _, unpad = padding(stream.height, stream.width)
+        return from_float((torch.nn.functional.pad(x0, unpad) + 1) / 2)
+
+    def describe(self) -> dict:
+        described = super().describe()
+        described["name"] = self.name
+        described["checkpoints"] = {q: {"path": str(p), "sha256": sha256_of(p)} for q, p in self.checkpoints.items()}
+        return described
+
+    @staticmethod
+    def _card_checkpoints() -> dict[str, Path]:
+        listed = load_card("ours").get("checkpoints", {})
+        return {str(q): (cards_dir() / Path(p).expanduser()).resolve() for q, p in listed.items()}

@@ -1,0 +1,149 @@
+"""Samplers: the timesteps visited and the update rule, apart from the network.
+
+``ddpmN`` walks N steps of the model's chain with ancestral sampling and the learned
+variance (Ho et al. 2020; Nichol & Dhariwal 2021); ``ddimN`` takes N deterministic steps
+(Song et al. 2021, eta = 0 by default). Both clamp the predicted x_0 to [-1, 1]. One trained
+network serves every sampler: picking one picks a distortion-perception point at decode time.
+
+Per-step coefficients are computed once per sampling run as device tensors, so the loop adds
+no host synchronisation or allocation beyond the network calls.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import UnknownNameError
+from ..registry import Registry
+from .gaussian import split_output
+from .schedule import NoiseSchedule, spaced_indices
+
+SAMPLERS: Registry = Registry("sampler family")
+NAME_PATTERN = re.compile(r"^([a-z]+)(\d+)$")
+
+#: model(x_t, model_time) -> output; the conditioning is already bound in.
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Sampler:
+    """Draws x_0 from a trained model by walking a respaced sub-chain of its schedule."""
+
+    family: str
+    even_stride: bool = False
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}{self.steps}"
+
+    def chain(self, model_schedule: NoiseSchedule) -> NoiseSchedule:
+        """The sub-chain of the model's schedule this sampler visits."""
+        if self.steps > len(model_schedule):
+            raise ValueError(
+                f"{self.name}: the model's chain has only {len(model_schedule)} steps"
+            )
+        return model_schedule.respaced(spaced_indices(len(model_schedule), self.steps, self.even_stride))
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        model: Denoiser,
+        model_schedule: NoiseSchedule,
+        shape: tuple[int, ...],
+        generator: torch.Generator | None = None,
+        x_T: torch.Tensor | None = None,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
+        """x_0 of the given shape, in [-1, 1]; x_T is drawn from ``generator`` unless given."""
+        chain = self.chain(model_schedule)
+        x = x_T if x_T is not None else torch.randn(shape, generator=generator, device=device)
+        c = _Coefficients(chain, x)
+        times = chain.model_time(torch.arange(len(chain), device=x.device))
+        for i in reversed(range(len(chain))):
+            output = model(x, times[i : i + 1].expand(x.shape[0]))
+            x = self.step(c, i, x, output, generator)
+        return x
+
+    def step(self, c, i: int, x: torch.Tensor, output: torch.Tensor, generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _Coefficients:
+    """Per-step constants of a chain, as tensors on the sample's device and dtype."""
+
+    def __init__(self, chain: NoiseSchedule, like: torch.Tensor):
+        def tensor(values: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(values, dtype=like.dtype, device=like.device)
+
+        alpha_bar, alpha_bar_prev, beta = chain.alphas_cumprod, chain.alphas_cumprod_prev, chain.betas
+        self.recip_sqrt_alpha_bar = tensor(1 / np.sqrt(alpha_bar))
+        self.sqrt_recip_m1 = tensor(np.sqrt(1 / alpha_bar - 1))
+        self.mean_x0 = tensor(beta * np.sqrt(alpha_bar_prev) / (1 - alpha_bar))
+        self.mean_xt = tensor((1 - alpha_bar_prev) * np.sqrt(1 - beta) / (1 - alpha_bar))
+        self.max_log = tensor(np.log(beta))
+        self.min_log = tensor(chain.posterior_log_variance_clipped)
+        self.alpha_bar = tensor(alpha_bar)
+        self.alpha_bar_prev = tensor(alpha_bar_prev)
+
+    def x0_and_eps(self, i: int, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clamped predicted x_0 and the epsilon consistent with it."""
+        x0 = (self.recip_sqrt_alpha_bar[i] * x - self.sqrt_recip_m1[i] * eps).clamp(-1, 1)
+        return x0, (self.recip_sqrt_alpha_bar[i] * x - x0) / self.sqrt_recip_m1[i]
+
+
+@SAMPLERS.register("ddpm")
+class DDPM(Sampler):
+    """Ancestral sampling; uses the learned variance when the model predicts one."""
+
+    family = "ddpm"
+
+    def step(self, c: _Coefficients, i: int, x, output, generator):
+        eps, v = split_output(output)
+        x0, _ = c.x0_and_eps(i, x, eps)
+        mean = c.mean_x0[i] * x0 + c.mean_xt[i] * x
+        if i == 0:
+            return mean
+        if v is None:
+            log_variance = c.max_log[i]
+        else:
+            fraction = (v + 1) / 2
+            log_variance = fraction * c.max_log[i] + (1 - fraction) * c.min_log[i]
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return mean + torch.exp(0.5 * log_variance) * noise
+
+
+@SAMPLERS.register("ddim")
+class DDIM(Sampler):
+    """Denoising diffusion implicit model steps; eta = 0 draws no noise after x_T."""
+
+    family = "ddim"
+    even_stride = True
+
+    def __init__(self, steps: int, eta: float = 0.0):
+        super().__init__(steps)
+        self.eta = eta
+
+    def step(self, c: _Coefficients, i: int, x, output, generator):
+        eps, _ = split_output(output)
+        x0, eps = c.x0_and_eps(i, x, eps)
+        alpha_bar, alpha_bar_prev = c.alpha_bar[i], c.alpha_bar_prev[i]
+        sigma = self.eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)).sqrt()
+        mean = x0 * alpha_bar_prev.sqrt() + (1 - alpha_bar_prev - sigma**2).sqrt() * eps
+        if i == 0 or self.eta == 0:
+            return mean
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return mean + sigma * noise
+
+
+def get_sampler(name: str, **options) -> Sampler:
+    """``ddim10`` -> DDIM(10), ``ddpm1000`` -> DDPM(1000): a family name and a step count."""
+    match = NAME_PATTERN.match(name)
+    if not match or match.group(1) not in SAMPLERS or int(match.group(2)) < 1:
+        raise UnknownNameError("sampler", name, [f"{family}N" for family in SAMPLERS.names()])
+    return SAMPLERS.get(match.group(1))(int(match.group(2)), **options)

@@ -1,0 +1,127 @@
+"""Noise schedules and timestep respacing (Ho et al. 2020; Nichol & Dhariwal 2021).
+
+A :class:`NoiseSchedule` is a chain of ``len(timesteps)`` steps taken from a *base* chain
+(e.g. cosine over 4000 steps): ``timesteps`` lists the base indices it visits, in increasing
+order, and its betas are recomputed so that its cumulative products alpha_bar equal the base
+chain's at those indices. The paper's model is trained on the base cosine-4000 chain respaced
+to 1000 steps; samplers respace that 1000-step chain further (DDPM100, DDIM10, ...).
+
+The network is told the base index scaled to a 1000-step range
+(``model_time = base_index * 1000 / base_steps``), the convention of the authors' code
+(``rescale_timesteps``), so one network serves every respacing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def cosine_betas(steps: int, max_beta: float = 0.999) -> np.ndarray:
+    """Betas whose alpha_bar follows cos^2 of (t/T + s)/(1 + s) * pi/2, s = 0.008."""
+
+    def alpha_bar(t: float) -> float:
+        return math.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    return np.array(
+        [min(1 - alpha_bar((i + 1) / steps) / alpha_bar(i / steps), max_beta) for i in range(steps)]
+    )
+
+
+def linear_betas(steps: int) -> np.ndarray:
+    """Ho et al.'s linear betas, 1e-4 to 0.02 at 1000 steps, rescaled for other lengths."""
+    scale = 1000 / steps
+    return np.linspace(scale * 1e-4, scale * 0.02, steps)
+
+
+SCHEDULES = {"cosine": cosine_betas, "linear": linear_betas}
+
+
+def spaced_indices(steps: int, count: int, even_stride: bool = False) -> list[int]:
+    """``count`` of the indices 0..steps-1, always including 0 and spread evenly.
+
+    ``even_stride`` (DDIM's convention): a constant integer stride starting at 0, with the
+    stride the largest giving ``count`` steps. Otherwise (DDPM's): the fractional stride
+    (steps - 1) / (count - 1), rounded, so both ends of the chain are included.
+    """
+    if not 1 <= count <= steps:
+        raise ValueError(f"cannot take {count} steps of a {steps}-step chain")
+    if even_stride:
+        for stride in range(steps // count, 0, -1):
+            indices = list(range(0, steps, stride))
+            if len(indices) >= count:
+                return indices[:count]
+    if count == 1:
+        return [0]
+    stride = (steps - 1) / (count - 1)
+    return sorted({round(i * stride) for i in range(count)})
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    """A chain of steps over a base schedule; all arrays are float64 numpy, one per step."""
+
+    base_alphas_cumprod: np.ndarray
+    timesteps: tuple[int, ...]
+
+    @classmethod
+    def create(cls, kind: str = "cosine", base_steps: int = 4000, steps: int | None = None) -> "NoiseSchedule":
+        """The ``kind`` schedule over ``base_steps``, respaced to ``steps`` (default: all)."""
+        if kind not in SCHEDULES:
+            raise ValueError(f"unknown noise schedule {kind!r}; valid: {', '.join(SCHEDULES)}")
+        alphas_cumprod = np.cumprod(1.0 - SCHEDULES[kind](base_steps))
+        schedule = cls(alphas_cumprod, tuple(range(base_steps)))
+        return schedule.respaced(spaced_indices(base_steps, steps)) if steps else schedule
+
+    def respaced(self, positions: list[int]) -> "NoiseSchedule":
+        """The sub-chain through the given positions of this chain (increasing)."""
+        return NoiseSchedule(self.base_alphas_cumprod, tuple(self.timesteps[p] for p in positions))
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    @property
+    def base_steps(self) -> int:
+        return len(self.base_alphas_cumprod)
+
+    @property
+    def alphas_cumprod(self) -> np.ndarray:
+        return self.base_alphas_cumprod[list(self.timesteps)]
+
+    @property
+    def alphas_cumprod_prev(self) -> np.ndarray:
+        return np.append(1.0, self.alphas_cumprod[:-1])
+
+    @property
+    def betas(self) -> np.ndarray:
+        return 1.0 - self.alphas_cumprod / self.alphas_cumprod_prev
+
+    @property
+    def posterior_variance(self) -> np.ndarray:
+        """Variance of q(x_{t-1} | x_t, x_0)."""
+        return self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+
+    @property
+    def posterior_log_variance_clipped(self) -> np.ndarray:
+        """log of the posterior variance, its first (zero) entry replaced by the second."""
+        variance = self.posterior_variance
+        return np.log(np.append(variance[1], variance[1:]))
+
+    def model_time(self, index: torch.Tensor) -> torch.Tensor:
+        """The time the network sees for chain positions ``index``: base index * 1000 / T."""
+        table = torch.tensor(self.timesteps, dtype=torch.float32, device=index.device)
+        return table[index] * (1000.0 / self.base_steps)
+
+    def q_sample(self, x0: torch.Tensor, index: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise, per batch element."""
+        alpha_bar = self.gather(self.alphas_cumprod, index, x0)
+        return alpha_bar.sqrt() * x0 + (1.0 - alpha_bar).sqrt() * noise
+
+    @staticmethod
+    def gather(values: np.ndarray, index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """values[index] shaped (N, 1, 1, 1) to broadcast against ``like``."""
+        table = torch.as_tensor(values, dtype=like.dtype, device=like.device)
+        return table[index].reshape(-1, *([1] * (like.ndim - 1)))

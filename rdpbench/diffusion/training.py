@@ -1,0 +1,246 @@
+"""Training the conditional diffusion decoder on a frozen encoder.
+
+The encoder is given as a function ``latent_fn(x) -> y_hat`` (x in [0, 1]); this module knows
+nothing of codecs. The loss of one batch is, as in the authors' code:
+
+    |eps - eps_theta|  (L1; ``eps_loss="mse"`` for the paper text's squared error)
+  + the variational-bound term, which alone trains the learned variance (eps frozen in it)
+  + rho * LPIPS(VGG)(x_0, clamp(predicted x_0))  (rho = 0.9; no (1 - rho) factor)
+
+Checkpoints are written atomically every ``save_every`` steps and at the end, carry their own
+configuration (network, schedule, training, and what conditions them), and resume.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from .gaussian import predict_x0, split_output, variational_bound_bits
+from .schedule import NoiseSchedule
+from .unet import ConditionalUNet, UNetConfig
+
+CHECKPOINT_FORMAT = "rdpbench-conditional-diffusion-decoder"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainingConfig:
+    steps: int = 1_500_000
+    batch_size: int = 4
+    crop: int = 128
+    lr: float = 5e-5
+    lr_decay: float = 0.8
+    lr_decay_every: int = 100_000
+    lr_floor: float = 2e-5
+    ema_decay: float = 0.9999
+    eps_loss: str = "l1"
+    rho: float = 0.9
+    schedule: str = "cosine"
+    base_steps: int = 4000
+    train_steps: int = 1000
+    save_every: int = 1000
+    log_every: int = 100
+    seed: int = 0
+
+
+@dataclass
+class TrainingState:
+    model: ConditionalUNet
+    ema: ConditionalUNet
+    optimizer: torch.optim.Optimizer
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def learning_rate(config: TrainingConfig, step: int) -> float:
+    """lr x decay every ``lr_decay_every`` steps, never below ``lr_floor``."""
+    return max(config.lr * config.lr_decay ** (step // config.lr_decay_every), min(config.lr, config.lr_floor))
+
+
+def batch_loss(
+    model: ConditionalUNet,
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    y_hat: torch.Tensor,
+    config: TrainingConfig,
+    perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch; x0 in [-1, 1], y_hat its frozen-encoder latent."""
+    index = torch.randint(len(schedule), (x0.shape[0],), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    x_t = schedule.q_sample(x0, index, noise)
+    output = model(x_t, schedule.model_time(index), model.encode_condition(y_hat))
+    eps, v = split_output(output)
+    error = eps - noise
+    terms = {"eps": (error.abs() if config.eps_loss == "l1" else error.square()).flatten(1).mean(1).mean()}
+    if v is not None:
+        terms["vb"] = variational_bound_bits(schedule, eps.detach(), v, x0, x_t, index).mean()
+    if config.rho > 0:
+        predicted = predict_x0(schedule, x_t, index, eps).clamp(-1, 1)
+        terms["lpips"] = perceptual(x0, predicted).mean()
+    terms["loss"] = terms["eps"] + terms.get("vb", 0.0) + config.rho * terms.get("lpips", 0.0)
+    return terms
+
+
+def new_state(unet_config: UNetConfig, config: TrainingConfig, device: torch.device) -> TrainingState:
+    torch.manual_seed(config.seed)
+    model = ConditionalUNet(unet_config).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    return TrainingState(model, ema, optimizer)
+
+
+def train(
+    batches: Iterator[torch.Tensor],
+    latent_fn: Callable[[torch.Tensor], torch.Tensor],
+    checkpoint: Path,
+    unet_config: UNetConfig,
+    config: TrainingConfig,
+    condition: dict,
+    device: str = "cpu",
+    perceptual: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    progress: bool = True,
+) -> TrainingState:
+    """Train until ``config.steps``, resuming from ``checkpoint`` when it exists.
+
+    ``batches`` yields image batches (N, 3, crop, crop) in [0, 1]; ``latent_fn`` maps them to
+    the frozen encoder's y_hat; ``condition`` (e.g. {"codec": "msh", "quality": "1"}) is
+    stored in the checkpoint so a decoder knows which latents it expects.
+    """
+    from tqdm import tqdm
+
+    device = torch.device(device)
+    schedule = NoiseSchedule.create(config.schedule, config.base_steps, config.train_steps)
+    if checkpoint.is_file():
+        state = load_training_state(checkpoint, device)
+    else:
+        state = new_state(unet_config, config, device)
+    generator = torch.Generator().manual_seed(config.seed + state.step)
+    state.model.train()
+    bar = tqdm(total=config.steps, initial=state.step, disable=not progress, unit="step", desc="train")
+    started, running = time.perf_counter(), {}
+    try:
+        while state.step < config.steps:
+            images = next(batches).to(device)
+            with torch.no_grad():
+                y_hat = latent_fn(images)
+            for group in state.optimizer.param_groups:
+                group["lr"] = learning_rate(config, state.step)
+            terms = batch_loss(state.model, schedule, images * 2 - 1, y_hat, config, perceptual, generator)
+            state.optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            state.optimizer.step()
+            update_ema(state.ema, state.model, config.ema_decay)
+            state.step += 1
+            for name, value in terms.items():
+                running[name] = running.get(name, 0.0) + float(value.detach())
+            if state.step % config.log_every == 0 or state.step == config.steps:
+                count = config.log_every if state.step % config.log_every == 0 else state.step % config.log_every
+                record = {"step": state.step, **{k: v / count for k, v in running.items()},
+                          "lr": learning_rate(config, state.step - 1),
+                          "seconds": time.perf_counter() - started}
+                state.history.append(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
+                running = {}
+            if state.step % config.save_every == 0 or state.step == config.steps:
+                save_checkpoint(checkpoint, state, schedule_config(config), config, condition)
+                write_log(state.history, checkpoint.with_suffix(".log.csv"))
+            bar.update(1)
+    finally:
+        bar.close()
+    return state
+
+
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for averaged, current in zip(ema.parameters(), model.parameters()):
+            averaged.lerp_(current, 1 - decay)
+
+
+def schedule_config(config: TrainingConfig) -> dict:
+    return {"kind": config.schedule, "base_steps": config.base_steps, "steps": config.train_steps}
+
+
+def save_checkpoint(path: Path, state: TrainingState, schedule: dict, config: TrainingConfig, condition: dict) -> None:
+    """Write everything needed to resume training and to decode, atomically."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "unet": state.model.config.to_dict(),
+        "schedule": schedule,
+        "training": asdict(config),
+        "condition": condition,
+        "step": state.step,
+        "history": state.history,
+        "model": state.model.state_dict(),
+        "ema": state.ema.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def write_log(history: list[dict], path: Path) -> None:
+    """The loss history as CSV (step, loss terms, lr, seconds), replaced atomically."""
+    if not history:
+        return
+    columns = list(dict.fromkeys(key for record in history for key in record))
+    lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns) for r in history]
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("\n".join(lines) + "\n")
+    os.replace(partial, path)
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents, after checking it is one of ours."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rdpbench diffusion-decoder checkpoint")
+    return payload
+
+
+def load_training_state(path: Path, device: torch.device) -> TrainingState:
+    payload = read_checkpoint(path)
+    config = TrainingConfig(**payload["training"])
+    state = new_state(UNetConfig.from_dict(payload["unet"]), config, device)
+    state.model.load_state_dict(payload["model"])
+    state.ema.load_state_dict(payload["ema"])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    state.step, state.history = payload["step"], payload["history"]
+    return state
+
+
+def load_decoder(path: Path, device: str = "cpu") -> tuple[ConditionalUNet, NoiseSchedule, dict]:
+    """The EMA network (eval mode), its noise schedule and the checkpoint's metadata."""
+    payload = read_checkpoint(path)
+    model = ConditionalUNet(UNetConfig.from_dict(payload["unet"]))
+    model.load_state_dict(payload["ema"])
+    schedule = NoiseSchedule.create(**payload["schedule"])
+    metadata = {k: payload[k] for k in ("unet", "schedule", "training", "condition", "step")}
+    return model.eval().requires_grad_(False).to(device), schedule, metadata
+
+
+def random_crops(
+    load_images: list[Callable[[], torch.Tensor]], crop: int, batch_size: int, seed: int = 0
+) -> Iterator[torch.Tensor]:
+    """Endless batches of RandomResizedCrop(crop) + horizontal flip, as float
+    (N, 3, crop, crop) in [0, 1]. ``load_images`` are functions returning uint8 (3, H, W)
+    images, called when an image is picked (so a large set is never held in memory)."""
+    from torchvision.transforms import v2
+
+    transform = v2.Compose([v2.RandomResizedCrop(crop, antialias=True), v2.RandomHorizontalFlip()])
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # the torchvision transforms draw from the global generator
+    while True:
+        picks = torch.randint(len(load_images), (batch_size,), generator=generator).tolist()
+        yield torch.stack([transform(load_images[i]()) for i in picks]).float().div(255.0)

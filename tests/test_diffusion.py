@@ -1,0 +1,185 @@
+"""The diffusion decoder's pieces: schedules, respacing, samplers, network, training."""
+
+import numpy as np
+import pytest
+import torch
+
+from rdpbench.diffusion import ConditionalUNet, NoiseSchedule, UNetConfig, get_sampler
+from rdpbench.diffusion.schedule import cosine_betas, linear_betas, spaced_indices
+from rdpbench.diffusion.training import TrainingConfig, batch_loss, load_decoder, train
+from rdpbench.errors import UnknownNameError
+
+TINY = UNetConfig(model_channels=16, channel_mult=(1, 1, 1, 1, 1), res_blocks_down=1,
+                  attention_levels=(4,), num_heads=2, norm_groups=4, latent_channels=8,
+                  decoder_channels=(8, 8, 8, 8))
+TRAINING_CHAIN = NoiseSchedule.create("cosine", 4000, 1000)
+
+
+# -- schedules and respacing --------------------------------------------------------------
+def test_cosine_schedule_follows_its_closed_form():
+    alpha_bar = np.cumprod(1 - cosine_betas(4000))
+    f = lambda t: np.cos((t / 4000 + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
+    t = np.array([1, 1000, 2000, 3000])
+    assert alpha_bar[t - 1] == pytest.approx(f(t) / f(0), rel=1e-9)
+
+
+def test_linear_schedule_spans_ho_et_al_betas():
+    betas = linear_betas(1000)
+    assert betas[0] == pytest.approx(1e-4) and betas[-1] == pytest.approx(0.02)
+
+
+def test_respaced_chain_keeps_alpha_bar_at_the_kept_steps():
+    assert TRAINING_CHAIN.timesteps[:3] == (0, 4, 8) and TRAINING_CHAIN.timesteps[-1] == 3999
+    base = np.cumprod(1 - cosine_betas(4000))
+    assert np.allclose(TRAINING_CHAIN.alphas_cumprod, base[list(TRAINING_CHAIN.timesteps)])
+    assert np.allclose(np.cumprod(1 - TRAINING_CHAIN.betas), TRAINING_CHAIN.alphas_cumprod)
+
+
+def test_ddpm100_visits_100_evenly_rounded_steps_of_the_training_chain():
+    chain = get_sampler("ddpm100").chain(TRAINING_CHAIN)
+    positions = [round(i * 999 / 99) for i in range(100)]
+    assert len(chain) == 100
+    assert chain.timesteps == tuple(TRAINING_CHAIN.timesteps[p] for p in positions)
+    assert chain.timesteps[0] == 0 and chain.timesteps[-1] == 3999
+
+
+def test_ddim10_uses_a_constant_stride_from_zero():
+    chain = get_sampler("ddim10").chain(TRAINING_CHAIN)
+    assert chain.timesteps == tuple(TRAINING_CHAIN.timesteps[p] for p in range(0, 1000, 100))
+
+
+def test_ddpm1000_walks_the_whole_training_chain():
+    assert get_sampler("ddpm1000").chain(TRAINING_CHAIN).timesteps == TRAINING_CHAIN.timesteps
+
+
+def test_model_time_is_the_base_index_over_four():
+    assert TRAINING_CHAIN.model_time(torch.tensor([0, 1, 999])).tolist() == [0.0, 1.0, 3999 / 4]
+
+
+def test_spaced_indices_rejects_more_steps_than_the_chain():
+    with pytest.raises(ValueError):
+        spaced_indices(10, 11)
+
+
+@pytest.mark.parametrize("name", ["ddim0", "euler10", "ddim", "ddpm-5"])
+def test_bad_sampler_names_list_the_pattern(name):
+    with pytest.raises(UnknownNameError, match="ddimN, ddpmN"):
+        get_sampler(name)
+
+
+# -- samplers -----------------------------------------------------------------------------
+def oracle(x0: torch.Tensor):
+    """A perfect denoiser for a single known x_0: returns the true epsilon of x_t."""
+    base = np.cumprod(1 - cosine_betas(4000))
+
+    def model(x, model_time):
+        base_index = int(round(float(model_time[0]) * 4))
+        alpha_bar = torch.tensor(base[base_index], dtype=x.dtype)
+        eps = (x - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt()
+        return torch.cat([eps, torch.zeros_like(eps)], dim=1)
+
+    return model
+
+
+@pytest.mark.parametrize("name", ["ddim10", "ddim100", "ddpm100", "ddpm1000"])
+def test_every_sampler_recovers_x0_from_a_perfect_denoiser(name):
+    x0 = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = get_sampler(name).sample(oracle(x0), TRAINING_CHAIN, x0.shape, torch.Generator().manual_seed(1))
+    assert (out - x0).abs().max() < 1e-3
+
+
+def test_ddim_eta0_draws_no_noise_after_x_T_and_ddpm_does():
+    model = ConditionalUNet(TINY).eval()
+    torch.manual_seed(0)
+    for parameter in model.out.parameters():  # make the untrained network's output non-zero
+        torch.nn.init.normal_(parameter, std=0.1)
+    condition = model.encode_condition(torch.randn(1, 8, 1, 1))
+    denoiser = lambda x, t: model(x, t, condition)  # noqa: E731
+    x_T = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    runs = {
+        name: [get_sampler(name).sample(denoiser, TRAINING_CHAIN, x_T.shape, torch.Generator().manual_seed(s), x_T=x_T)
+               for s in (1, 2)]
+        for name in ("ddim10", "ddpm10")
+    }
+    assert torch.equal(runs["ddim10"][0], runs["ddim10"][1])
+    assert not torch.equal(runs["ddpm10"][0], runs["ddpm10"][1])
+
+
+# -- network ------------------------------------------------------------------------------
+def test_paper_network_has_the_authors_size():
+    model = ConditionalUNet(UNetConfig())
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(113.2e6, rel=0.005)
+
+
+def test_latent_decoder_feeds_levels_3_to_0_at_their_resolutions():
+    model = ConditionalUNet(TINY)
+    condition = model.encode_condition(torch.zeros(2, 8, 2, 3))
+    assert [tuple(c.shape[2:]) for c in condition] == [(4, 6), (8, 12), (16, 24), (32, 48)]
+    out = model(torch.zeros(2, 3, 32, 48), torch.tensor([1.0, 500.0]), condition)
+    assert out.shape == (2, 6, 32, 48)
+
+
+def test_output_depends_on_the_latent():
+    model = ConditionalUNet(TINY).eval()
+    for parameter in model.out.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    x, t = torch.randn(1, 3, 16, 16), torch.tensor([100.0])
+    first = model(x, t, model.encode_condition(torch.zeros(1, 8, 1, 1)))
+    second = model(x, t, model.encode_condition(torch.ones(1, 8, 1, 1)))
+    assert not torch.allclose(first, second)
+
+
+# -- training -----------------------------------------------------------------------------
+def constant_batches(seed: int = 0):
+    images = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
+    images = torch.nn.functional.avg_pool2d(images, 5, 1, 2)  # smooth: learnable structure
+    generator = torch.Generator().manual_seed(seed + 1)
+    while True:
+        yield images[torch.randint(6, (4,), generator=generator)]
+
+
+def fake_latent(x: torch.Tensor) -> torch.Tensor:
+    """A fixed, deterministic 'encoder': 8 channels at 1/64 (like y_hat's 1/16 grid of 4x4)."""
+    return torch.nn.functional.avg_pool2d(x, 16).repeat(1, 3, 1, 1)[:, :8, :, :].round()
+
+
+def test_a_few_hundred_steps_reduce_the_epsilon_loss(tmp_path):
+    config = TrainingConfig(steps=240, lr=1e-3, rho=0.0, save_every=1000, log_every=20, ema_decay=0.9)
+    state = train(constant_batches(), fake_latent, tmp_path / "d.pt", TINY, config,
+                  condition={"quality": "1"}, progress=False)
+    assert len(state.history) == 12
+    eps = [record["eps"] for record in state.history]
+    total = [record["loss"] for record in state.history]
+    # an untrained (zero-output) network has L1 loss E|noise| = sqrt(2 / pi) = 0.80
+    assert eps[0] == pytest.approx(np.sqrt(2 / np.pi), abs=0.1)
+    assert np.mean(eps[-3:]) < np.mean(eps[:3]) - 0.2
+    # the variational term (weight 1/T per step, as improved-diffusion) is noisy early on:
+    # only require it to stay finite
+    assert all(np.isfinite(total))
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path):
+    config = TrainingConfig(steps=20, lr=1e-3, rho=0.0, save_every=10, log_every=10)
+    path = tmp_path / "d.pt"
+    first = train(constant_batches(), fake_latent, path, TINY, config, {"quality": "1"}, progress=False)
+    config.steps = 30
+    resumed = train(constant_batches(), fake_latent, path, TINY, config, {"quality": "1"}, progress=False)
+    assert resumed.step == 30
+    assert resumed.history[:2] == first.history
+    network, schedule, metadata = load_decoder(path)
+    assert metadata["step"] == 30 and metadata["condition"] == {"quality": "1"}
+    assert len(schedule) == 1000 and not network.training
+
+
+def test_lpips_term_uses_the_predicted_x0(metric_weights):
+    from rdpbench.decoder_training import lpips_vgg
+
+    network = lpips_vgg("cpu")
+    model = ConditionalUNet(TINY)
+    x0 = next(constant_batches()) * 2 - 1
+    terms = batch_loss(model, TRAINING_CHAIN, x0, fake_latent((x0 + 1) / 2), TrainingConfig(rho=0.9),
+                       lambda a, b: network(a, b), torch.Generator().manual_seed(0))
+    assert set(terms) == {"eps", "vb", "lpips", "loss"}
+    assert torch.isfinite(terms["loss"])
+    expected = terms["eps"] + terms["vb"] + 0.9 * terms["lpips"]
+    assert terms["loss"].item() == pytest.approx(expected.item())
