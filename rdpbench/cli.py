@@ -171,6 +171,57 @@ def train(
     typer.echo(f"checkpoint {out} at step {state.step}; last loss {last.get('loss', float('nan')):.4f}")
 
 
+@app.command()
+def plot(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
+    out: Annotated[
+        Optional[Path], typer.Option(help="Output file stem; .png and .pdf are written (default FOLDER/fig3).")
+    ] = None,
+    published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
+    distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
+    perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
+) -> None:
+    """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view."""
+    from .codecs.cards import all_published_points
+    from .plots import plot_distortion_perception, plot_rd_grid, save_figure
+    from .results import collect_points
+
+    points = collect_points(folder)
+    if points.empty:
+        _fail(f"no results under {folder}")
+    reference = all_published_points() if published else None
+    if reference is not None and not reference.empty:
+        reference = reference[reference.dataset.isin(set(points.dataset.dropna()))]
+    stem = out or folder / "fig3"
+    figure, notes = plot_rd_grid(points, reference)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    written = save_figure(figure, stem)
+    if distortion in points and perception in points and points[[distortion, perception]].notna().any().all():
+        dp_stem = stem.with_name(stem.name + "-dp")
+        written += save_figure(plot_distortion_perception(points, distortion, perception), dp_stem)
+    else:
+        typer.echo(f"note: no {distortion} and {perception} in the results; no distortion-perception view", err=True)
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
+    anchor: Annotated[str, typer.Option(help="Reference curve of BD-rate: CODEC or CODEC@SAMPLER.")] = "msh",
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.md and CSVs (default FOLDER).")] = None,
+) -> None:
+    """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
+    from .report import write_report
+
+    try:
+        for path in write_report(folder, out, anchor):
+            typer.echo(f"wrote {path}")
+    except RdpbenchError as error:
+        _fail(str(error))
+
+
 class Listing(str, Enum):
     codecs = "codecs"
     metrics = "metrics"

@@ -132,3 +132,42 @@ def read_compressai_json(path: Path) -> pd.DataFrame:
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def run_folders(folder: Path) -> list[Path]:
+    """Every run folder (one holding run.json and points.csv) under ``folder``, sorted."""
+    return sorted(path.parent for path in Path(folder).rglob(MANIFEST) if (path.parent / POINTS_CSV).is_file())
+
+
+def collect_points(folder: Path) -> pd.DataFrame:
+    """Rate points of every run under ``folder``, plus any CompressAI JSON file there that is
+    not a run's own export; column ``source`` tells "measured" from "compressai-json"."""
+    frames = []
+    runs = run_folders(folder)
+    for run in runs:
+        frame = pd.read_csv(run / POINTS_CSV, dtype={"codec": str, "quality": str, "sampler": str})
+        manifest = json.loads((run / MANIFEST).read_text())
+        frame["source"], frame["run"] = "measured", run.name
+        frame["dataset"] = manifest.get("dataset", {}).get("name")
+        frames.append(frame)
+    for path in sorted(Path(folder).rglob("*.json")):
+        if path.name == MANIFEST or path.parent in runs:
+            continue
+        try:
+            frame = read_compressai_json(path)
+        except (KeyError, ValueError, TypeError):
+            continue  # some other JSON file
+        frame["source"], frame["run"] = "compressai-json", path.stem
+        frame["dataset"] = json.loads(path.read_text()).get("meta", {}).get("dataset", {}).get("name")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_KEY)
+
+
+def collect_images(folder: Path) -> pd.DataFrame:
+    """Per-image rows of every run under ``folder`` (column ``run`` names the run)."""
+    frames = []
+    for run in run_folders(folder):
+        frame = read_images(run / IMAGES_CSV)
+        frame["run"] = run.name
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY_COLUMNS)

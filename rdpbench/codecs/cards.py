@@ -40,3 +40,10 @@ def published_points(name: str) -> pd.DataFrame:
         frame["codec"] = name
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def all_published_points() -> pd.DataFrame:
+    """Published curves of every codec card."""
+    frames = [published_points(path.stem) for path in sorted(cards_dir().glob("*.toml"))]
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,168 @@
+"""Tables researchers publish: every metric at every rate point, Bjontegaard deltas against an
+anchor codec, and paired per-image comparisons with bootstrap intervals.
+
+Bjontegaard deltas use the ``bjontegaard`` package (piecewise cubic Hermite interpolation,
+``pchip``, by default). Each metric's better direction comes from the metric registry; a
+lower-is-better metric is negated before the call (the package assumes higher is better) and
+its BD-metric is reported back in the metric's own units, test minus anchor. A curve that is
+not monotone in rate gets no number but a stated reason.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import RdpbenchError
+from .metrics import METRICS
+from .results import atomic_write_text, collect_points, write_csv
+
+BD_METHOD = "pchip"
+NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "encode_s", "decode_s", "source", "run",
+               "bytes", "height", "width", "image", "dataset", "label", "citation"}
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    """Metric columns of a results frame, registered metrics first in registry order."""
+    present = [c for c in frame.columns if c not in NOT_METRICS and frame[c].notna().any()]
+    known = [m for m in METRICS.names() if m in present]
+    return known + sorted(set(present) - set(known))
+
+
+def curve_label(codec: str, sampler: str) -> str:
+    return codec if sampler == "default" else f"{codec} ({sampler})"
+
+
+def parse_anchor(anchor: str) -> tuple[str, str]:
+    """``"msh"`` -> ("msh", "default"); ``"ours@msh"`` -> ("ours", "msh")."""
+    codec, _, sampler = anchor.partition("@")
+    return codec, sampler or "default"
+
+
+def bd_table(points: pd.DataFrame, anchor: str = "msh", method: str = BD_METHOD) -> pd.DataFrame:
+    """BD-rate (%) and BD-metric of every curve against ``anchor``, for every metric with a
+    known direction. Columns: codec, sampler, metric, bd_rate_percent, bd_metric, note."""
+    import bjontegaard
+
+    anchor_key = parse_anchor(anchor)
+    curves = {key: group.sort_values("bpp") for key, group in points.groupby(["codec", "sampler"], sort=False)}
+    if anchor_key not in curves:
+        available = ", ".join(f"{c}@{s}" if s != "default" else c for c, s in curves)
+        raise RdpbenchError(f"anchor {anchor!r} is not among the results; available: {available}")
+    reference = curves[anchor_key]
+    rows = []
+    for (codec, sampler), curve in curves.items():
+        if (codec, sampler) == anchor_key:
+            continue
+        for metric in metric_columns(points):
+            if metric not in METRICS or metric not in curve or metric not in reference:
+                continue
+            sign = 1.0 if METRICS.get(metric).higher_is_better else -1.0
+            row = {"codec": codec, "sampler": sampler, "metric": metric,
+                   "bd_rate_percent": np.nan, "bd_metric": np.nan, "note": ""}
+            problem = _curve_problem(reference, metric, sign, "anchor") or _curve_problem(curve, metric, sign, "curve")
+            if problem:
+                row["note"] = problem
+            else:
+                arguments = (reference.bpp.to_numpy(), sign * reference[metric].to_numpy(),
+                             curve.bpp.to_numpy(), sign * curve[metric].to_numpy())
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        row["bd_rate_percent"] = bjontegaard.bd_rate(*arguments, method=method, require_matching_points=False)
+                        row["bd_metric"] = sign * bjontegaard.bd_psnr(*arguments, method=method, require_matching_points=False)
+                except (AssertionError, ValueError) as error:
+                    row["note"] = f"no BD value: {error or 'curves do not overlap enough in rate'}"
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["codec", "sampler", "metric", "bd_rate_percent", "bd_metric", "note"])
+
+
+def _curve_problem(curve: pd.DataFrame, metric: str, sign: float, which: str) -> str:
+    """Why a curve cannot enter a Bjontegaard computation ('' when it can)."""
+    values = curve[["bpp", metric]].dropna()
+    if len(values) < 2:
+        return f"{which} has fewer than 2 rate points with {metric}"
+    if not np.all(np.diff(values.bpp.to_numpy()) > 0):
+        return f"{which} has repeated rates"
+    if not np.all(np.diff(sign * values[metric].to_numpy()) > 0):
+        return f"{which} is not monotone in rate for {metric} (quality does not improve with every rate step)"
+    return ""
+
+
+def points_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Every rate point (rows) with bpp and every metric (columns), in a stable order."""
+    columns = ["codec", "sampler", "quality", "n_images", "bpp", *metric_columns(points)]
+    columns = [c for c in columns if c in points]
+    return points[columns].sort_values(["codec", "sampler", "bpp"], kind="stable").reset_index(drop=True)
+
+
+def arrow(metric: str) -> str:
+    """'↑' for higher-is-better metrics, '↓' for lower-is-better ones, '' if unknown."""
+    if metric not in METRICS:
+        return ""
+    return "↑" if METRICS.get(metric).higher_is_better else "↓"
+
+
+def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    headers = [f"{c} {arrow(c)}".strip() for c in frame.columns]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    for row in frame.itertuples(index=False):
+        cells = [f"{v:.{digits}g}" if isinstance(v, float) and np.isfinite(v)
+                 else ("" if isinstance(v, float) else str(v)) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(folder: Path, out: Path | None = None, anchor: str = "msh") -> list[Path]:
+    """report.md, report_points.csv and report_bd.csv for the results under ``folder``."""
+    points = collect_points(folder)
+    if points.empty:
+        raise RdpbenchError(f"no results under {folder} (no run folder and no CompressAI JSON file)")
+    out = Path(out or folder)
+    table = points_table(points)
+    bd = bd_table(points, anchor)
+    markdown = [f"# Results under {folder}", "", "## Rate points", "", to_markdown(table), "",
+                f"## Bjontegaard deltas against {anchor} ({BD_METHOD} interpolation)", "",
+                "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
+                "metric difference at equal rate, test minus anchor, in the metric's units.", ""]
+    for metric, group in bd.groupby("metric", sort=False):
+        markdown += [f"### {metric} {arrow(metric)}", "",
+                     to_markdown(group.drop(columns="metric").reset_index(drop=True)), ""]
+    paths = [out / "report.md", out / "report_points.csv", out / "report_bd.csv"]
+    atomic_write_text(paths[0], "\n".join(markdown))
+    write_csv(table, paths[1])
+    write_csv(bd, paths[2])
+    return paths
+
+
+def paired_comparison(
+    images: pd.DataFrame, metric: str, a: dict, b: dict, resamples: int = 10_000, seed: int = 0
+) -> dict:
+    """Mean of the per-image difference b - a of ``metric`` over the images both have, with a
+    95% percentile bootstrap interval. ``a`` and ``b`` select rows, e.g.
+    {"codec": "ours", "sampler": "ddim10", "quality": "2"}."""
+
+    def select(selector: dict) -> pd.Series:
+        mask = np.ones(len(images), dtype=bool)
+        for column, value in selector.items():
+            mask &= images[column].astype(str).to_numpy() == str(value)
+        chosen = images[mask]
+        if chosen.image.duplicated().any():
+            raise RdpbenchError(f"{selector} selects an image more than once; add quality or sampler")
+        return chosen.set_index("image")[metric]
+
+    first, second = select(a), select(b)
+    common = first.index.intersection(second.index)
+    if len(common) == 0:
+        raise RdpbenchError(f"{a} and {b} share no image")
+    differences = (second[common] - first[common]).to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    means = differences[rng.integers(0, len(differences), (resamples, len(differences)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"metric": metric, "n_images": len(common), "mean_difference": float(differences.mean()),
+            "ci95_low": float(low), "ci95_high": float(high), "differences": pd.Series(differences, index=common)}
+
