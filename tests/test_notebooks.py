@@ -1,0 +1,35 @@
+"""Every notebook runs top to bottom on a small generated results folder."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from results_factory import make_results
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes(path, tmp_path, monkeypatch):
+    results = make_results(tmp_path / "results")
+    monkeypatch.setenv("RDPBENCH_RESULTS", str(results))
+    monkeypatch.setenv("RDPBENCH_B", "ours@ddpm100")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(
+        output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+        for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    )
+    assert "rate points of 4 curves" in outputs
+    assert "B = ('ours', 'ddpm100') minus A = ('msh', 'default')" in outputs
+    assert "mean_difference" in outputs
+    errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
+              if o.output_type == "error"]
+    assert not errors
