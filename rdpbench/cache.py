@@ -4,10 +4,11 @@ storage of feature arrays."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write
 
 
 def cache_root() -> Path:
@@ -19,17 +20,7 @@ def cache_root() -> Path:
 
 def save_array(array: np.ndarray, path: Path) -> None:
     """Write ``array`` to ``path`` (.npy) so a reader never sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.save(handle, array)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.save(handle, array), binary=True)
 
 
 def load_array(path: Path) -> np.ndarray | None:

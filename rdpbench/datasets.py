@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from .atomic import atomic_write
 from .cache import cache_root
 from .errors import ImageError, RdpbenchError
 from .images import load_image, pixel_sha256
@@ -173,6 +174,4 @@ def _download_checked(url: str, target: Path, sha256: str) -> None:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise OSError(f"{url}: sha256 {actual} differs from the published {sha256}")
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, target)
+    atomic_write(target, lambda handle: handle.write(data), binary=True)

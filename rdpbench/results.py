@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from .atomic import atomic_write
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ["codec", "quality", "sampler", "image"]
@@ -41,17 +41,7 @@ def image_columns(metric_names: list[str]) -> list[str]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` so that ``path`` holds either its old or its new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: handle.write(text))
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -192,6 +192,8 @@ def import_from(folder: Path) -> list[Path]:
     """Copy every known weight file found in ``folder`` (by file name) into its place."""
     copied = []
     for file in WEIGHT_FILES.values():
+        if file.package:
+            continue  # ships inside its package
         source = folder / file.file_name
         if source.is_file():
             file.path.parent.mkdir(parents=True, exist_ok=True)

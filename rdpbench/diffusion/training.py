@@ -14,7 +14,6 @@ configuration (network, schedule, training, and what conditions them), and resum
 from __future__ import annotations
 
 import copy
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from ..atomic import atomic_write
 from .gaussian import predict_x0, split_output, variational_bound_bits
 from .schedule import NoiseSchedule
 from .unet import ConditionalUNet, UNetConfig
@@ -184,10 +184,7 @@ def save_checkpoint(path: Path, state: TrainingState, schedule: dict, config: Tr
         "ema": state.ema.state_dict(),
         "optimizer": state.optimizer.state_dict(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    atomic_write(path, lambda handle: torch.save(payload, handle), binary=True)
 
 
 def write_log(history: list[dict], path: Path) -> None:
@@ -196,9 +193,7 @@ def write_log(history: list[dict], path: Path) -> None:
         return
     columns = list(dict.fromkeys(key for record in history for key in record))
     lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns) for r in history]
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text("\n".join(lines) + "\n")
-    os.replace(partial, path)
+    atomic_write(path, lambda handle: handle.write("\n".join(lines) + "\n"))
 
 
 def read_checkpoint(path: Path) -> dict:
