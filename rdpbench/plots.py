@@ -36,7 +36,9 @@ def metric_title(metric: str) -> str:
 def _styles(points: pd.DataFrame, published: pd.DataFrame) -> dict:
     """(colour, line style, marker, label) per curve key (codec, sampler, is_published)."""
     codecs = list(dict.fromkeys(list(points.codec) + list(published.get("codec", []))))
-    palette = dict(zip(codecs, sns.color_palette("colorblind", max(len(codecs), 1))))
+    # tab10 rather than "colorblind": there, the 2nd and 4th colours (orange, vermilion) are
+    # too close to tell two codecs apart at column width
+    palette = dict(zip(codecs, sns.color_palette("tab10", max(len(codecs), 1))))
     styles = {}
     for codec in codecs:
         samplers = list(dict.fromkeys(points[points.codec == codec].sampler))
