@@ -32,10 +32,6 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
     return known + sorted(set(present) - set(known))
 
 
-def curve_label(codec: str, sampler: str) -> str:
-    return codec if sampler == "default" else f"{codec} ({sampler})"
-
-
 def parse_anchor(anchor: str) -> tuple[str, str]:
     """``"msh"`` -> ("msh", "default"); ``"ours@msh"`` -> ("ours", "msh")."""
     codec, _, sampler = anchor.partition("@")

@@ -68,11 +68,10 @@ class ImageMetric(Metric):
 class DistributionMetric(Metric):
     """A metric of a set of reconstructions against the set of originals (FID, KID).
 
-    Both sets are described by features of a shared extractor (``extractor``), computed per
-    image; the metric turns the two feature sets into one number per rate point.
+    Both sets are described by per-image features (Inception features of 256x256 patches,
+    shared by every distribution metric of a run); the metric turns the two feature sets
+    into one number per rate point.
     """
-
-    extractor: ClassVar[str]
 
     @abstractmethod
     def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:

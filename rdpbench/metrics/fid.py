@@ -66,7 +66,6 @@ class PatchFID(DistributionMetric):
     higher_is_better = False
     description = "Frechet Inception distance on 256x256 patches"
     weight_names = [INCEPTION_FILE]
-    extractor = InceptionPatchFeatures.name
 
     def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
         from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
@@ -90,7 +89,6 @@ class PatchKID(DistributionMetric):
     higher_is_better = False
     description = "kernel Inception distance on 256x256 patches"
     weight_names = [INCEPTION_FILE]
-    extractor = InceptionPatchFeatures.name
 
     def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
         from torch_fidelity.metric_kid import kid_features_to_metric
