@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-weights_app = typer.Typer(help="Weight files of codecs and metrics: list, download, import.")
+weights_app = typer.Typer(help="Weight files of codecs and metrics: list, download, verify, import.")
 app.add_typer(weights_app, name="weights")
 
 #: Options that take several values after one flag: ``--quality 10 50``.
