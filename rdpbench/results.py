@@ -112,6 +112,7 @@ def read_compressai_json(path: Path) -> pd.DataFrame:
             "codec": data.get("name", Path(path).stem),
             "quality": [str(q) for q in qualities],
             "sampler": "default",
+            "dataset": (data.get("meta") or {}).get("dataset", {}).get("name"),
         }
     )
     for key, values in results.items():
@@ -148,7 +149,6 @@ def collect_points(folder: Path) -> pd.DataFrame:
         except (KeyError, ValueError, TypeError):
             continue  # some other JSON file
         frame["source"], frame["run"] = "compressai-json", path.stem
-        frame["dataset"] = json.loads(path.read_text()).get("meta", {}).get("dataset", {}).get("name")
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_KEY)
 

@@ -27,20 +27,21 @@ def predict_x0(schedule: NoiseSchedule, x_t: torch.Tensor, index: torch.Tensor, 
 
 def posterior_mean(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Mean of q(x_{t-1} | x_t, x_0)."""
-    alpha_bar = schedule.gather(schedule.alphas_cumprod, index, x_t)
-    alpha_bar_prev = schedule.gather(schedule.alphas_cumprod_prev, index, x_t)
-    beta = schedule.gather(schedule.betas, index, x_t)
-    coefficient_x0 = beta * alpha_bar_prev.sqrt() / (1 - alpha_bar)
-    coefficient_xt = (1 - alpha_bar_prev) * (1 - beta).sqrt() / (1 - alpha_bar)
-    return coefficient_x0 * x0 + coefficient_xt * x_t
+    coefficient_x0, coefficient_xt = schedule.posterior_mean_coefficients
+    return schedule.gather(coefficient_x0, index, x_t) * x0 + schedule.gather(coefficient_xt, index, x_t) * x_t
+
+
+def interpolate_log_variance(v: torch.Tensor, max_log, min_log) -> torch.Tensor:
+    """log sigma^2 = frac log beta + (1 - frac) log beta_tilde, frac = (v + 1) / 2."""
+    fraction = (v + 1) / 2
+    return fraction * max_log + (1 - fraction) * min_log
 
 
 def learned_log_variance(schedule: NoiseSchedule, v: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """log sigma^2 = frac log beta + (1 - frac) log beta_tilde, frac = (v + 1) / 2."""
+    """The learned-range log variance of the reverse step at chain positions ``index``."""
     max_log = schedule.gather(np.log(schedule.betas), index, v)
     min_log = schedule.gather(schedule.posterior_log_variance_clipped, index, v)
-    fraction = (v + 1) / 2
-    return fraction * max_log + (1 - fraction) * min_log
+    return interpolate_log_variance(v, max_log, min_log)
 
 
 def normal_kl(mean1, log_var1, mean2, log_var2) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import UnknownNameError
 from ..registry import Registry
-from .gaussian import split_output
+from .gaussian import interpolate_log_variance, split_output
 from .schedule import NoiseSchedule, spaced_indices
 
 SAMPLERS: Registry = Registry("sampler family")
@@ -81,12 +81,11 @@ class _Coefficients:
         def tensor(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values, dtype=like.dtype, device=like.device)
 
-        alpha_bar, alpha_bar_prev, beta = chain.alphas_cumprod, chain.alphas_cumprod_prev, chain.betas
+        alpha_bar, alpha_bar_prev = chain.alphas_cumprod, chain.alphas_cumprod_prev
         self.recip_sqrt_alpha_bar = tensor(1 / np.sqrt(alpha_bar))
         self.sqrt_recip_m1 = tensor(np.sqrt(1 / alpha_bar - 1))
-        self.mean_x0 = tensor(beta * np.sqrt(alpha_bar_prev) / (1 - alpha_bar))
-        self.mean_xt = tensor((1 - alpha_bar_prev) * np.sqrt(1 - beta) / (1 - alpha_bar))
-        self.max_log = tensor(np.log(beta))
+        self.mean_x0, self.mean_xt = map(tensor, chain.posterior_mean_coefficients)
+        self.max_log = tensor(np.log(chain.betas))
         self.min_log = tensor(chain.posterior_log_variance_clipped)
         self.alpha_bar = tensor(alpha_bar)
         self.alpha_bar_prev = tensor(alpha_bar_prev)
@@ -112,8 +111,7 @@ class DDPM(Sampler):
         if v is None:
             log_variance = c.max_log[i]
         else:
-            fraction = (v + 1) / 2
-            log_variance = fraction * c.max_log[i] + (1 - fraction) * c.min_log[i]
+            log_variance = interpolate_log_variance(v, c.max_log[i], c.min_log[i])
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return mean + torch.exp(0.5 * log_variance) * noise
 

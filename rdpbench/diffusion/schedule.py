@@ -105,6 +105,13 @@ class NoiseSchedule:
         return self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
 
     @property
+    def posterior_mean_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """(c_0, c_t) with mean of q(x_{t-1} | x_t, x_0) = c_0 x_0 + c_t x_t."""
+        alpha_bar, alpha_bar_prev, beta = self.alphas_cumprod, self.alphas_cumprod_prev, self.betas
+        return (beta * np.sqrt(alpha_bar_prev) / (1 - alpha_bar),
+                (1 - alpha_bar_prev) * np.sqrt(1 - beta) / (1 - alpha_bar))
+
+    @property
     def posterior_log_variance_clipped(self) -> np.ndarray:
         """log of the posterior variance, its first (zero) entry replaced by the second."""
         variance = self.posterior_variance
