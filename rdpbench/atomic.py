@@ -1,5 +1,6 @@
 """Atomic file writes: a reader sees the old content or the new, never a mix, even if the
-writer is killed midway (write to a temporary file beside the target, fsync, rename)."""
+writer is killed midway (write to a temporary file beside the target, fsync, rename). The
+file gets the permissions any new file gets (0666 less the umask), as other tools' output does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def atomic_write(path: Path, write: Callable[[IO], None], binary: bool = False) 
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb" if binary else "w", newline=None if binary else "") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp makes files 0600
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -23,3 +25,9 @@ def atomic_write(path: Path, write: Callable[[IO], None], binary: bool = False) 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask

@@ -1,13 +1,15 @@
 """The ``rdpbench`` command line: a thin layer over the library.
 
-User errors (unknown names, missing files or weights, unreadable images) print one message
-and exit with status 1; an interrupted run exits with 130 and resumes when rerun.
+User errors (unknown names, missing files or weights, unreadable images, damaged files) and
+failed runs print a message and exit with status 1; a run interrupted by Ctrl-C exits with
+130, one stopped by SIGTERM with 143, and either resumes when rerun.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -61,6 +63,21 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _results_warnings_printed():
+    """Print each DamagedResultsWarning of the block as one ``warning:`` line."""
+    from .errors import DamagedResultsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedResultsWarning)
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, DamagedResultsWarning):
+                    typer.echo(f"warning: {warning.message}", err=True)
+
+
 @app.command()
 def run(
     codec: Annotated[
@@ -96,17 +113,21 @@ def run(
         Optional[str], typer.Option(help="Run folder name (default: codec-samplers-dataset).")
     ] = None,
     patches: Annotated[
-        str,
+        Optional[str],
         typer.Option(
-            help="Patch protocol of FID/KID: 'hific' (256x256 grid plus the grid shifted by 128) "
-            "or 'grid' (unshifted grid only)."
+            help="Patch protocol of FID/KID: 'hific' (256x256 grid plus the grid shifted by 128; "
+            "the default) or 'grid' (unshifted grid only)."
         ),
-    ] = "hific",
+    ] = None,
     checkpoint: Annotated[
         Optional[list[str]],
         typer.Option(help="Decoder checkpoint of codec 'ours', one per rate point (any order)."),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    wait: Annotated[
+        bool,
+        typer.Option(help="When another run is writing the same folder, wait for it (else stop at once)."),
+    ] = True,
 ) -> None:
     """Encode, decode and score every image of a dataset; write OUT/RUN/{images,points}.csv
     and run.json. Rerunning the same command resumes where it stopped."""
@@ -127,10 +148,14 @@ def run(
         codec_options={"checkpoint": checkpoint} if checkpoint else {},
         command=["rdpbench", *sys.argv[1:]],
     )
+    from .errors import RunInterrupted
+
     try:
-        folder = Run(settings).execute(progress=progress)
+        folder = Run(settings).execute(progress=progress, wait=wait)
     except RdpbenchError as error:
         _fail(str(error))
+    except RunInterrupted as interrupt:
+        _fail(f"stopped by {interrupt.signal_name}; rerun the same command to resume", code=interrupt.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted; rerun the same command to resume", code=130)
     typer.echo(f"results written to {folder}")
@@ -182,16 +207,15 @@ def plot(
     perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
 ) -> None:
     """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view."""
-    from .codecs.cards import all_published_points
+    from .codecs.cards import published_beside
     from .plots import plot_distortion_perception, plot_rd_grid, save_figure
     from .results import collect_points
 
-    points = collect_points(folder)
+    with _results_warnings_printed():
+        points = collect_points(folder)
     if points.empty:
-        _fail(f"no results under {folder}")
-    reference = all_published_points() if published else None
-    if reference is not None and not reference.empty:
-        reference = reference[reference.dataset.isin(set(points.dataset.dropna()))]
+        _fail(f"no readable results under {folder}")
+    reference = published_beside(points) if published else None
     stem = out or folder / "fig3"
     figure, notes = plot_rd_grid(points, reference)
     for note in notes:
@@ -216,10 +240,12 @@ def report(
     from .report import write_report
 
     try:
-        for path in write_report(folder, out, anchor):
-            typer.echo(f"wrote {path}")
+        with _results_warnings_printed():
+            written = write_report(folder, out, anchor)
     except RdpbenchError as error:
         _fail(str(error))
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 class Listing(str, Enum):
@@ -290,33 +316,61 @@ def weights_download(
 
 
 @weights_app.command("verify")
-def weights_verify() -> None:
-    """Check the sha256 of every present weight file against the upstream hash."""
-    from .weights import WEIGHT_FILES, fingerprint
+def weights_verify(
+    files: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="File names from `rdpbench weights list` (default: every file)."),
+    ] = None,
+) -> None:
+    """Check that weight files are in place and match the upstream hash; exit 1 if any is
+    missing or differs."""
+    from .weights import WEIGHT_FILES, fingerprint, get_weight_file
 
-    mismatches = 0
-    for file in WEIGHT_FILES.values():
+    try:
+        chosen = [get_weight_file(f) for f in files] if files else list(WEIGHT_FILES.values())
+    except RdpbenchError as error:
+        _fail(str(error))
+    missing, mismatches = [], 0
+    for file in chosen:
         if not file.path.is_file():
+            missing.append(file)
+            typer.echo(f"{'missing':8s} {file.file_name}  -> {file.path}")
             continue
         result = fingerprint(file)
         state = {True: "ok", False: "MISMATCH", None: "no hash"}[result["matches_upstream"]]
         mismatches += result["matches_upstream"] is False
         typer.echo(f"{state:8s} {file.file_name}  sha256 {result['sha256']}")
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} file(s) missing; fetch them with `rdpbench weights download "
+            f"{' '.join(f.file_name for f in missing)}` or `rdpbench weights import FOLDER`"
+        )
     if mismatches:
-        _fail(f"{mismatches} file(s) differ from upstream: results will not match published ones")
+        problems.append(f"{mismatches} file(s) differ from upstream: results will not match published ones")
+    if problems:
+        _fail("; ".join(problems))
 
 
 @weights_app.command("import")
 def weights_import(
     folder: Annotated[Path, typer.Argument(help="Folder holding weight files under their upstream names.")],
 ) -> None:
-    """Copy known weight files from a folder into place (for machines without internet)."""
+    """Copy known weight files from a folder into place (for machines without internet),
+    refusing any whose hash differs from the published file's."""
     from .weights import import_from
 
     if not folder.is_dir():
         _fail(f"{folder} is not a folder")
-    copied = import_from(folder)
+    try:
+        copied, refused = import_from(folder)
+    except OSError as error:
+        _fail(f"cannot copy into the weights cache: {error}")
     for path in copied:
         typer.echo(f"imported {path}")
+    for reason in refused:
+        typer.echo(f"refused  {reason}", err=True)
+    if refused:
+        _fail(f"{len(refused)} file(s) refused: they differ from the published files")
     if not copied:
         _fail(f"no known weight file in {folder} (see `rdpbench weights list` for the names)")

@@ -3,15 +3,21 @@
 ``kodak``   the 24 Kodak PhotoCD images, downloaded once into a cache and checked by the
             sha256 of their decoded pixels (re-encoded copies with the same pixels pass);
 ``sample``  four colour photographs shipped inside scikit-image, for offline use;
-PATH        any folder of images (every non-hidden file in it must be an image).
+PATH        any folder of images; files that are not images are skipped with a note.
 
 Images are never resized or rotated: portrait images stay portrait.
+
+A dataset's identity is its content: the image names and the sha256 of their decoded pixels
+(``content_sha256``). Its display name says when only part of it is used (``kodak[:4]``), so
+runs on different image sets never share a folder, never resume into each other and are never
+compared with numbers published for another set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -19,11 +25,12 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from .atomic import atomic_write
 from .cache import cache_root
 from .errors import ImageError, RdpbenchError
-from .images import load_image, pixel_sha256
+from .images import IMAGE_SUFFIXES, load_image, pixel_sha256
 from .registry import Registry
 
 DATASETS: Registry = Registry("dataset")
@@ -50,14 +57,31 @@ class Dataset:
     images: list[DatasetImage]
     #: Expected pixel sha256 per image name, for datasets with published pixels.
     pixel_hashes: dict[str, str] = field(default_factory=dict)
+    #: What was left out of a folder, and why (shown to the user and kept in the manifest).
+    notes: list[str] = field(default_factory=list)
+    #: Files that should have been images but cannot be read (broken links and the like).
+    problems: list[str] = field(default_factory=list)
+    #: Number of leading images used when only part of the set is (``--limit``).
+    first: int | None = None
+
+    @property
+    def display_name(self) -> str:
+        """``kodak``, or ``kodak[:4]`` when only the first four images are used."""
+        return self.name if self.first is None else f"{self.name}[:{self.first}]"
+
+    @property
+    def slug(self) -> str:
+        """The display name in a form fit for a folder name: ``kodak``, ``kodak-first4``."""
+        slug = self.name if self.first is None else f"{self.name}-first{self.first}"
+        return re.sub(r"[^A-Za-z0-9._+-]", "_", slug)
 
     def limited(self, limit: int | None) -> "Dataset":
-        """The first ``limit`` images (all when None)."""
-        if limit is None:
+        """The first ``limit`` images (all when None or when the set has no more)."""
+        if limit is None or limit >= len(self.images):
             return self
         if limit < 1:
             raise RdpbenchError("--limit must be at least 1")
-        return Dataset(self.name, self.images[:limit], self.pixel_hashes)
+        return Dataset(self.name, self.images[:limit], self.pixel_hashes, self.notes, self.problems, limit)
 
 
 @dataclass
@@ -71,19 +95,30 @@ class DatasetSummary:
     pixel_hashes: dict[str, str]
 
 
+def content_sha256(pixel_hashes: dict[str, str]) -> str:
+    """The identity of an image set: sha256 over its image names and pixel hashes, in order."""
+    lines = "".join(f"{name} {digest}\n" for name, digest in pixel_hashes.items())
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def inspect(dataset: Dataset) -> DatasetSummary:
     """Decode every image once: check it is readable (and, for Kodak, the right pixels),
     record its size and any conversion, and hash the whole set's pixels.
 
-    Raises ImageError naming the first file that fails, before any run writes anything.
+    Raises ImageError naming every file that fails, before any run writes anything.
     """
     sizes, conversions, hashes = {}, {}, {}
+    problems = list(dataset.problems)
     for item in dataset.images:
-        image, note = item.load()
+        try:
+            image, note = item.load()
+        except ImageError as error:
+            problems.append(str(error))
+            continue
         digest = pixel_sha256(image)
         expected = dataset.pixel_hashes.get(item.name)
         if expected and digest != expected:
-            raise ImageError(
+            problems.append(
                 f"{item.path}: pixels differ from the published {dataset.name} image "
                 f"(pixel sha256 {digest[:12]}..., expected {expected[:12]}...); "
                 "delete the file and run again to download a good copy"
@@ -92,9 +127,18 @@ def inspect(dataset: Dataset) -> DatasetSummary:
         if note:
             conversions[item.name] = note
         hashes[item.name] = digest
-    lines = "".join(f"{name} {digest}\n" for name, digest in hashes.items())
-    content = hashlib.sha256(lines.encode()).hexdigest()
-    return DatasetSummary(sizes, conversions, content, hashes)
+    if problems:
+        raise ImageError(
+            f"{len(problems)} of the images of {dataset.display_name} cannot be used:\n  "
+            + "\n  ".join(problems)
+        )
+    return DatasetSummary(sizes, conversions, content_sha256(hashes), hashes)
+
+
+def published_content_sha256() -> dict[str, str]:
+    """{content sha256: dataset name} of the registered datasets whose pixels are published
+    (Kodak), so that results on them are recognised whatever their folder is called."""
+    return {content_sha256({Path(name).stem: pixels for name, _, pixels in kodak_table()}): "kodak"}
 
 
 def get_dataset(spec: str) -> Dataset:
@@ -110,16 +154,41 @@ def get_dataset(spec: str) -> Dataset:
 
 
 def folder_dataset(path: Path, name: str | None = None) -> Dataset:
-    """Every non-hidden file of ``path`` (sorted by name) as one image of a dataset."""
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not files:
+    """The images of ``path`` (sorted by file name) as a dataset. Hidden files and
+    subfolders are ignored; other files that are not images are skipped with a note; broken
+    links, and files named as images that are not, are problems the preflight reports."""
+    images, notes, problems = {}, [], []
+    skipped = []
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink() and not entry.exists():
+            problems.append(f"{entry}: broken link (to {os.readlink(entry)})")
+            continue
+        if not entry.is_file():
+            continue
+        if entry.suffix.lower() not in IMAGE_SUFFIXES and not _looks_like_image(entry):
+            skipped.append(entry.name)
+            continue
+        if entry.stem in images:
+            problems.append(f"{entry} and {images[entry.stem]} share the name {entry.stem!r}")
+            continue
+        images[entry.stem] = entry
+    if skipped:
+        notes.append(f"{path}: skipped {len(skipped)} file(s) that are not images: {', '.join(skipped)}")
+    if not images and not problems:
         raise RdpbenchError(f"dataset folder {path} holds no images")
-    stems: dict[str, Path] = {}
-    for file in files:
-        if file.stem in stems:
-            raise ImageError(f"{file} and {stems[file.stem]} share the name {file.stem!r}")
-        stems[file.stem] = file
-    return Dataset(name or path.resolve().name, [DatasetImage(s, p) for s, p in stems.items()])
+    items = [DatasetImage(stem, file) for stem, file in images.items()]
+    return Dataset(name or path.resolve().name, items, notes=notes, problems=problems)
+
+
+def _looks_like_image(path: Path) -> bool:
+    """Whether Pillow recognises the file's header (for images with unusual suffixes)."""
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
 
 
 def cache_dir() -> Path:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from .codecs import get_codec
 from .datasets import get_dataset
-from .diffusion.training import TrainingConfig, TrainingState, random_crops, train
+from .diffusion.training import TrainingConfig, TrainingState, random_crops, read_checkpoint, train
 from .diffusion.unet import UNET_SIZES
 from .errors import RdpbenchError, UnknownNameError
 from .runner import resolve_device
-from .weights import get_weight_file, require
+from .weights import get_weight_file, loading, require
 
 #: LPIPS with VGG, as the authors' training loss.
 LPIPS_VGG_FILES = ["vgg16-397923af.pth", "vgg.pth"]
@@ -21,10 +21,11 @@ LPIPS_VGG_FILES = ["vgg16-397923af.pth", "vgg.pth"]
 
 def lpips_vgg(device: str):
     """LPIPS(VGG) as a loss on images in [-1, 1] (frozen, eval mode)."""
-    require([get_weight_file(name) for name in LPIPS_VGG_FILES])
+    files = [get_weight_file(name) for name in LPIPS_VGG_FILES]
+    require(files)
     import lpips
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), loading(files):
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
         network = lpips.LPIPS(net="vgg", version="0.1", verbose=False)
     return network.eval().requires_grad_(False).to(device)
@@ -43,9 +44,15 @@ def run_training(
     if crop % 64:
         raise RdpbenchError(f"--crop {crop}: must be a multiple of 64 (the MSH encoder's stride)")
     device = resolve_device(device)
+    if Path(out).exists():
+        try:
+            read_checkpoint(Path(out))
+        except ValueError as error:
+            raise RdpbenchError(f"cannot resume training: {error}") from None
     msh = get_codec("msh", device=device)
     quality = msh.check_point(quality)
-    msh.prepare([quality])
+    with loading(msh.weight_files([quality])):
+        msh.prepare([quality])
     latent_channels = msh.model(quality).g_a[-1].out_channels
     unet_config = dataclasses.replace(UNET_SIZES[size], latent_channels=latent_channels)
     config = TrainingConfig(

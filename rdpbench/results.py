@@ -8,17 +8,27 @@ A run folder holds::
     run.json     the manifest: schema_version, command, versions, device, seed, dataset hash,
                  weight hashes, conversions; it describes the two CSV files beside it
     compressai-<sampler>.json   the rate points in CompressAI's results format
+
+JSON files are strict JSON: a NaN is written as null, an infinity as the string "inf" or
+"-inf" (a lossless image's PSNR, say). Readers check what they read: an empty, cut or
+malformed file raises :class:`DamagedResultsError` naming it, and a CSV row without its line
+end (cut while being copied) is never taken as data.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import numbers
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from .atomic import atomic_write
+from .errors import DamagedResultsError, DamagedResultsWarning
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ["codec", "quality", "sampler", "image"]
@@ -49,16 +59,101 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_json(data: dict, path: Path) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    """Write ``data`` as strict JSON (see the module docstring for NaN and infinities)."""
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
+    atomic_write_text(path, text + "\n")
 
 
-def read_images(path: Path) -> pd.DataFrame:
-    """Read an images.csv, keeping rate points and image names as text."""
-    return pd.read_csv(
-        path,
-        dtype={"codec": str, "quality": str, "sampler": str, "image": str},
+def json_safe(value):
+    """``value`` with every NaN replaced by None and every infinity by "inf" / "-inf"."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+    return value
+
+
+#: Columns that hold text; every other column of a results CSV must hold numbers.
+TEXT_COLUMNS = {"codec", "quality", "sampler", "image"}
+
+
+def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False) -> pd.DataFrame:
+    """A results CSV after checking it: not empty, the ``required`` columns present, every row
+    complete, numbers where numbers belong. A last row without its line end was cut while
+    being written or copied: with ``drop_cut_row`` it is left out with a warning, else the
+    file is refused. Raises DamagedResultsError naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise DamagedResultsError(f"{path} cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError:
+        raise DamagedResultsError(f"{path} is damaged: not a text file") from None
+    lines = text.splitlines(keepends=True)
+    if not "".join(lines).strip():
+        raise DamagedResultsError(f"{path} is empty")
+    if not lines[-1].endswith(("\n", "\r")):
+        message = f"{path}: its last line (line {len(lines)}) is cut short"
+        if not drop_cut_row:
+            raise DamagedResultsError(message)
+        warnings.warn(f"{message}; that row is left out", DamagedResultsWarning, stacklevel=2)
+        lines = lines[:-1]
+    reader = csv.reader(lines)
+    header = next(reader)
+    missing = [column for column in required if column not in header]
+    if missing:
+        raise DamagedResultsError(f"{path} is damaged: no column {', '.join(missing)} in its header")
+    for row in reader:
+        if len(row) != len(header):
+            raise DamagedResultsError(
+                f"{path}, line {reader.line_num}: {len(row)} fields where the header has {len(header)}"
+            )
+    frame = pd.read_csv(
+        io.StringIO("".join(lines)),
+        dtype={column: str for column in TEXT_COLUMNS},
         float_precision="round_trip",
     )
+    for column in frame.columns.difference(list(TEXT_COLUMNS)):
+        numbers_only = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column].notna() & numbers_only.isna()
+        if bad.any():
+            line = int(bad.to_numpy().argmax()) + 2
+            raise DamagedResultsError(
+                f"{path}, line {line}: {column} is {frame[column][bad].iloc[0]!r}, not a number"
+            )
+        frame[column] = numbers_only
+    return frame
+
+
+def read_images(path: Path, drop_cut_row: bool = False) -> pd.DataFrame:
+    """Read and check an images.csv, keeping rate points and image names as text."""
+    return read_results_csv(path, KEY_COLUMNS + RATE_COLUMNS, drop_cut_row)
+
+
+def read_points(path: Path, drop_cut_row: bool = False) -> pd.DataFrame:
+    """Read and check a points.csv, keeping rate points as text."""
+    return read_results_csv(path, POINT_KEY + ["bpp"], drop_cut_row)
+
+
+def read_manifest(path: Path) -> dict:
+    """A run.json, after checking it is a run manifest; DamagedResultsError if not."""
+    path = Path(path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DamagedResultsError(f"{path} cannot be read ({error.strerror or error})") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        reason = "it is empty" if not path.read_bytes().strip() else f"not valid JSON ({error})"
+        raise DamagedResultsError(f"{path} is damaged: {reason}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("dataset"), dict):
+        raise DamagedResultsError(f"{path} is damaged: not an rdpbench run manifest")
+    return manifest
 
 
 def aggregate_points(
@@ -100,19 +195,31 @@ def to_compressai_json(points: pd.DataFrame, name: str, description: str, meta: 
     }
 
 
-def read_compressai_json(path: Path) -> pd.DataFrame:
-    """Rate points from a CompressAI results JSON file, with our column names."""
-    data = json.loads(Path(path).read_text())
-    results = data["results"]
+def read_compressai_json(path: Path) -> pd.DataFrame | None:
+    """Rate points from a CompressAI results JSON file, with our column names; None when the
+    file is valid JSON of some other kind. Raises DamagedResultsError when it is not valid
+    JSON, or when its ``results`` lists differ in length."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DamagedResultsError(f"{path} is damaged: not valid JSON ({error})") from None
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, dict) or "bpp" not in results:
+        return None
+    lengths = {key: len(values) if isinstance(values, list) else None for key, values in results.items()}
+    if len(set(lengths.values())) != 1 or None in lengths.values():
+        raise DamagedResultsError(f"{path} is damaged: its results are not lists of one length ({lengths})")
     from_compressai = {v: k for k, v in _COMPRESSAI_NAMES.items()}
-    n_points = len(results["bpp"])
-    qualities = results.get("quality") or [str(i + 1) for i in range(n_points)]
+    qualities = results.get("quality") or [str(i + 1) for i in range(lengths["bpp"])]
+    dataset = (data.get("meta") or {}).get("dataset") or {}
     frame = pd.DataFrame(
         {
-            "codec": data.get("name", Path(path).stem),
+            "codec": data.get("name", path.stem),
             "quality": [str(q) for q in qualities],
             "sampler": "default",
-            "dataset": (data.get("meta") or {}).get("dataset", {}).get("name"),
+            "dataset": dataset.get("name"),
+            "dataset_sha256": dataset.get("content_sha256"),
         }
     )
     for key, values in results.items():
@@ -126,27 +233,56 @@ def _missing(value) -> bool:
 
 
 def run_folders(folder: Path) -> list[Path]:
-    """Every run folder (one holding run.json and points.csv) under ``folder``, sorted."""
-    return sorted(path.parent for path in Path(folder).rglob(MANIFEST) if (path.parent / POINTS_CSV).is_file())
+    """Every run folder (one holding run.json) under ``folder``, sorted."""
+    return sorted(path.parent for path in Path(folder).rglob(MANIFEST))
+
+
+def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:
+    """(run folder, manifest, table) of every run under ``folder`` whose manifest and
+    ``table`` file read cleanly; each one that does not is named in a warning and skipped."""
+    runs = []
+    for run in run_folders(folder):
+        try:
+            manifest = read_manifest(run / MANIFEST)
+            if not (run / table).is_file():
+                if manifest.get("status") == "complete":
+                    warnings.warn(f"{run}: run.json says complete but {table} is missing; skipped",
+                                  DamagedResultsWarning, stacklevel=3)
+                continue  # a run that has not finished a first pass yet
+            runs.append((run, manifest, read(run / table, drop_cut_row=True)))
+        except DamagedResultsError as error:
+            warnings.warn(f"{error}; skipped {run}", DamagedResultsWarning, stacklevel=3)
+    return runs
+
+
+def _dataset_columns(frame: pd.DataFrame, manifest: dict) -> None:
+    dataset = manifest.get("dataset", {})
+    frame["dataset"] = dataset.get("name")
+    frame["dataset_sha256"] = dataset.get("content_sha256")
 
 
 def collect_points(folder: Path) -> pd.DataFrame:
     """Rate points of every run under ``folder``, plus any CompressAI JSON file there that is
-    not a run's own export; column ``source`` tells "measured" from "compressai-json"."""
+    not a run's own export; column ``source`` tells "measured" from "compressai-json", and
+    ``dataset`` / ``dataset_sha256`` say which image set each point was measured on.
+
+    A damaged file is named in a DamagedResultsWarning and skipped; the rest is returned."""
     frames = []
-    runs = run_folders(folder)
-    for run in runs:
-        frame = pd.read_csv(run / POINTS_CSV, dtype={"codec": str, "quality": str, "sampler": str})
-        manifest = json.loads((run / MANIFEST).read_text())
+    runs = _readable_runs(folder, POINTS_CSV, read_points)
+    for run, manifest, frame in runs:
         frame["source"], frame["run"] = "measured", run.name
-        frame["dataset"] = manifest.get("dataset", {}).get("name")
+        _dataset_columns(frame, manifest)
         frames.append(frame)
+    run_paths = set(run_folders(folder))
     for path in sorted(Path(folder).rglob("*.json")):
-        if path.name == MANIFEST or path.parent in runs:
+        if path.name == MANIFEST or path.parent in run_paths or path.name.startswith("."):
             continue
         try:
             frame = read_compressai_json(path)
-        except (KeyError, ValueError, TypeError):
+        except DamagedResultsError as error:
+            warnings.warn(f"{error}; skipped", DamagedResultsWarning, stacklevel=2)
+            continue
+        if frame is None:
             continue  # some other JSON file
         frame["source"], frame["run"] = "compressai-json", path.stem
         frames.append(frame)
@@ -154,10 +290,11 @@ def collect_points(folder: Path) -> pd.DataFrame:
 
 
 def collect_images(folder: Path) -> pd.DataFrame:
-    """Per-image rows of every run under ``folder`` (column ``run`` names the run)."""
+    """Per-image rows of every run under ``folder`` (column ``run`` names the run); damaged
+    files are named in a DamagedResultsWarning and skipped."""
     frames = []
-    for run in run_folders(folder):
-        frame = read_images(run / IMAGES_CSV)
+    for run, manifest, frame in _readable_runs(folder, IMAGES_CSV, read_images):
         frame["run"] = run.name
+        _dataset_columns(frame, manifest)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KEY_COLUMNS)

@@ -2,19 +2,28 @@
 
 For each rate point and image: encode once, decode once per sampler, score every metric on
 the pair, and save the rows before moving on. Everything that can be checked (names, weight
-files, every image of the dataset, image sizes) is checked before the first encode, so a bad
-input stops the run before it writes anything. Rerunning the same command resumes: rows
-already written are not recomputed, and an interrupted run loses at most the image in flight.
+files, every image of the dataset, image sizes, the output folder) is checked before the
+first encode, so a bad input stops the run before it writes anything. Rerunning the same
+command resumes: rows already written are not recomputed, and an interrupted run loses at most
+the image in flight.
+
+One process writes a run folder at a time (:mod:`rdpbench.lock`). ``run.json`` tells how the
+last run into the folder ended: ``running``, ``complete``, ``interrupted`` (Ctrl-C or SIGTERM)
+or ``failed`` (with the error, where it happened and the traceback).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import platform
 import re
+import signal
 import sys
+import threading
 import time
+import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -28,7 +37,8 @@ from . import __version__
 from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
 from .datasets import Dataset, DatasetSummary, get_dataset, inspect
-from .errors import RdpbenchError
+from .errors import RdpbenchError, RunFailedError, RunInterrupted
+from .lock import RunFolderLock
 from .cache import load_array, save_array
 from .metrics import parse_metric_names
 from .metrics.suite import MetricSuite
@@ -42,11 +52,12 @@ from .results import (
     aggregate_points,
     image_columns,
     read_images,
+    read_manifest,
     to_compressai_json,
     write_csv,
     write_json,
 )
-from .weights import fingerprint, require
+from .weights import fingerprint, loading, require
 
 PACKAGES = ["torch", "torchvision", "compressai", "pyiqa", "lpips", "torch-fidelity", "pillow", "numpy"]
 
@@ -65,7 +76,8 @@ class RunSettings:
     device: str = "auto"
     seed: int = 0
     limit: int | None = None
-    patch_protocol: str = "hific"
+    #: FID/KID patch protocol; None means the default, ``hific``.
+    patch_protocol: str | None = None
     codec_options: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
@@ -89,8 +101,41 @@ def image_seed(seed: int, image_name: str) -> int:
 
 
 def default_run_name(codec: CodecBase, samplers: list[str], dataset: Dataset) -> str:
-    parts = [codec.name] + [s for s in samplers if s != DEFAULT_SAMPLER] + [dataset.name]
+    parts = [codec.name] + [s for s in samplers if s != DEFAULT_SAMPLER] + [dataset.slug]
     return re.sub(r"[^A-Za-z0-9._+-]", "_", "-".join(parts))
+
+
+def check_writable(folder: Path) -> None:
+    """Raise RdpbenchError unless ``folder`` exists as a writable folder or can be created:
+    every existing part of the path must be a folder, the nearest existing one writable."""
+    for path in [folder, *folder.parents]:
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            raise RdpbenchError(f"cannot write results to {folder}: {path} is a file, not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise RdpbenchError(f"cannot write results to {folder}: no permission to write in {path}")
+        return
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM (a scheduler's stop) raises RunInterrupted as Ctrl-C raises
+    KeyboardInterrupt, so the run records why it stopped and stays resumable. A second
+    SIGTERM while the first is being handled is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signal_number, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise RunInterrupted(signal_number)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Run:
@@ -98,16 +143,29 @@ class Run:
 
     def __init__(self, settings: RunSettings):
         self.settings = settings
+        self.notes: list[str] = []
         self.device = resolve_device(settings.device)
         self.codec = get_codec(settings.codec, device=self.device, **settings.codec_options)
         self.points = [self.codec.check_point(p) for p in settings.points or self.codec.default_points]
         self.samplers = [self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]]
-        self.suite = MetricSuite(parse_metric_names(settings.metrics), self.device, settings.patch_protocol)
+        self.suite = MetricSuite(
+            parse_metric_names(settings.metrics), self.device, settings.patch_protocol or "hific"
+        )
+        if settings.patch_protocol and not self.suite.extractor:
+            self._note(f"--patches {settings.patch_protocol} applies to fid and kid only, and neither "
+                       "is among the metrics: it has no effect")
         self.metric_names = self.suite.image_metric_names
         self.dataset = get_dataset(settings.dataset).limited(settings.limit)
+        for note in self.dataset.notes:
+            self._note(note)
         self.folder = Path(settings.out) / (
             settings.name or default_run_name(self.codec, self.samplers, self.dataset)
         )
+        self.position: dict = {}  # where the run is, for the manifest when it fails
+
+    def _note(self, note: str) -> None:
+        print(f"note: {note}", file=sys.stderr)
+        self.notes.append(note)
 
     def preflight(self) -> DatasetSummary:
         """Every check that needs no codec work; raises before anything is written."""
@@ -119,22 +177,32 @@ class Run:
         self.n_patches = self.suite.check_sizes(summary.sizes)
         if isinstance(self.codec, FolderOfReconstructions):
             self.codec.check_images(summary.sizes)
+            for note in self.codec.rate_notes(summary.sizes):
+                self._note(note)
+        check_writable(self.folder)
         return summary
 
-    def execute(self, progress: bool = True) -> Path:
-        summary = self.preflight()
-        manifest = self._manifest(summary)
-        if isinstance(self.codec, FolderOfReconstructions) and not self.codec.has_rates():
-            note = f"{self.codec.folder} has no <stem>.bin files and no rates.csv: bpp is left empty"
-            print(f"note: {note}", file=sys.stderr)
-            manifest["notes"].append(note)
+    def execute(self, progress: bool = True, wait: bool = True) -> Path:
+        """Run (or resume) the evaluation. When another process is writing the same folder,
+        wait for it (``wait``) or raise RunFolderBusyError."""
+        with terminate_as_interrupt():
+            summary = self.preflight()
+            manifest = self._manifest(summary)
+            self._earlier_manifest(manifest)  # refuse an incompatible folder before loading models
+            with loading(self.weight_files):
+                self.codec.prepare(self.points)
+                self.suite.prepare()
+            self.pixel_hashes = summary.pixel_hashes
+            try:
+                with RunFolderLock(self.folder, self.settings.command, wait, on_wait=self._note):
+                    return self._execute_locked(manifest, progress)
+            except OSError as error:
+                raise RdpbenchError(f"cannot write results to {self.folder}: {error.strerror or error}") from None
+
+    def _execute_locked(self, manifest: dict, progress: bool) -> Path:
         existing = self._existing_rows(manifest)
-        self.codec.prepare(self.points)
-        self.suite.prepare()
-        self.pixel_hashes = summary.pixel_hashes
         manifest["status"] = "running"
         write_json(manifest, self.folder / MANIFEST)
-
         rows = {tuple(row[c] for c in KEY_COLUMNS): row for row in existing}
         total = len(self.points) * len(self.dataset.images) * len(self.samplers)
         bar = tqdm(total=total, disable=not progress, unit="decode", desc=self.codec.name)
@@ -149,26 +217,44 @@ class Run:
                     if not todo:
                         continue
                     bar.set_postfix_str(f"q={point} {item.name}")
+                    self.position = {"quality": point, "image": item.name, "samplers": todo}
                     for row in self._evaluate(item, point, todo):
                         rows[tuple(row[c] for c in KEY_COLUMNS)] = row
                         bar.update(1)
                     self._write_images(rows)
-        except KeyboardInterrupt:
-            manifest["status"] = "interrupted"
+            bar.close()
+            self.position = {"stage": "rate-point scores and summary files"}
+            images = self._write_images(rows)
+            self._write_points(images, manifest)
+        except KeyboardInterrupt as interrupt:
+            bar.close()
+            manifest.update(status="interrupted", stopped=_now(),
+                            interrupted_by=getattr(interrupt, "signal_name", "SIGINT"))
             write_json(manifest, self.folder / MANIFEST)
             raise
-        finally:
+        except Exception as error:
             bar.close()
-
-        images = self._write_images(rows)
-        self._write_points(images, manifest)
+            where = ", ".join(f"{key} {value}" for key, value in self.position.items() if key != "samplers")
+            manifest.update(status="failed", stopped=_now(), error={
+                "type": type(error).__name__,
+                "message": str(error),
+                **self.position,
+                "traceback": traceback.format_exc(),
+            })
+            write_json(manifest, self.folder / MANIFEST)
+            raise RunFailedError(
+                f"run failed at {where}: {type(error).__name__}: {error}\n"
+                f"{self.folder / MANIFEST} records the error and its traceback; finished images "
+                "are kept, and rerunning the same command resumes after them"
+            ) from error
         if self.suite.extractor:
             manifest["metric_protocol"]["reference_cache"] = {
                 "folder": str(self.suite.reference_cache_dir()),
                 "computed_now": self.suite.reference_computed,
             }
-        manifest["status"] = "complete"
-        manifest["finished"] = _now()
+        manifest.update(status="complete", finished=_now())
+        for key in ("error", "stopped", "interrupted_by"):
+            manifest.pop(key, None)
         write_json(manifest, self.folder / MANIFEST)
         return self.folder
 
@@ -263,20 +349,30 @@ class Run:
             exported = to_compressai_json(
                 curve,
                 label,
-                f"rdpbench {__version__} on {self.dataset.name}",
+                f"rdpbench {__version__} on {self.dataset.display_name}",
                 {key: manifest[key] for key in ("dataset", "device", "versions", "seed")},
             )
             write_json(exported, self.folder / f"compressai-{sampler}.json")
 
-    def _existing_rows(self, manifest: dict) -> list[dict]:
-        """Rows of an earlier run into the same folder, after checking it is compatible."""
-        manifest_path = self.folder / MANIFEST
-        images_path = self.folder / IMAGES_CSV
-        if not manifest_path.is_file():
-            return []
-        earlier = json.loads(manifest_path.read_text())
-        before, now = _identity(earlier), _identity(manifest)
-        changed = [key for key in now if before.get(key) != now[key]]
+    def _earlier_manifest(self, manifest: dict) -> dict | None:
+        """The manifest of an earlier run into this folder, after checking that this run may
+        resume it (same dataset, codec, seed and weights); None when there is none."""
+        path = self.folder / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            earlier = read_manifest(path)
+        except RdpbenchError as error:
+            raise RdpbenchError(
+                f"{error}; cannot resume from it. Move {self.folder} away to start afresh, or "
+                "write to another --name or --out"
+            ) from None
+        changed = []
+        if _dataset_id(earlier) != _dataset_id(manifest):
+            changed.append(f"dataset ({_describe_dataset(earlier)}; this run: {_describe_dataset(manifest)})")
+        for key in ("codec", "seed"):
+            if earlier.get(key) != manifest.get(key):
+                changed.append(key)
         earlier_weights = {w["file"]: w for w in earlier.get("weights", [])}
         for weight in manifest["weights"]:
             if weight["file"] in earlier_weights and earlier_weights[weight["file"]] != weight:
@@ -286,13 +382,32 @@ class Run:
                 f"{self.folder} holds a run with a different {', '.join(changed)}; "
                 "resume only with the same settings, or choose another --name or --out"
             )
-        for key in ("points", "samplers", "metrics"):
+        return earlier
+
+    def _existing_rows(self, manifest: dict) -> list[dict]:
+        """Rows of an earlier run into the same folder, after checking it is compatible;
+        the manifest takes over the earlier run's points, samplers, metrics and weights."""
+        earlier = self._earlier_manifest(manifest)
+        if earlier is None:
+            return []
+        if earlier.get("status") == "running":
+            self._note(f"the last run into {self.folder} stopped without recording why "
+                       "(killed, or the machine went down); resuming after its last finished image")
+        for key in ("points", "samplers", "metrics", "notes"):
             manifest[key] = list(dict.fromkeys(earlier.get(key, []) + manifest[key]))
-        earlier_weights.update({w["file"]: w for w in manifest["weights"]})
-        manifest["weights"] = list(earlier_weights.values())
+        weights = {w["file"]: w for w in earlier.get("weights", [])}
+        weights.update({w["file"]: w for w in manifest["weights"]})
+        manifest["weights"] = list(weights.values())
+        images_path = self.folder / IMAGES_CSV
         if not images_path.is_file():
             return []
-        return read_images(images_path).to_dict("records")
+        try:
+            return read_images(images_path).to_dict("records")
+        except RdpbenchError as error:
+            raise RdpbenchError(
+                f"{error}; cannot resume from it. Move {images_path} away to recompute every "
+                "image, or write to another --name or --out"
+            ) from None
 
     def _manifest(self, summary: DatasetSummary) -> dict:
         weights = [fingerprint(f) for f in self.weight_files]
@@ -304,7 +419,7 @@ class Run:
                     file=sys.stderr,
                 )
         dataset = {
-            "name": self.dataset.name,
+            "name": self.dataset.display_name,
             "n_images": len(self.dataset.images),
             "content_sha256": summary.content_sha256,
             "conversions": summary.conversions,
@@ -325,18 +440,18 @@ class Run:
             "device": _describe_device(self.device),
             "versions": _versions(),
             "weights": weights,
-            "notes": [],
+            "notes": list(self.notes),
         }
 
 
-def _identity(manifest: dict) -> dict:
-    """What must not change between a run and its resumption: rows made under different
-    values would not be comparable."""
-    return {
-        "dataset": manifest.get("dataset", {}).get("content_sha256"),
-        "codec": manifest.get("codec"),
-        "seed": manifest.get("seed"),
-    }
+def _dataset_id(manifest: dict) -> str | None:
+    return manifest.get("dataset", {}).get("content_sha256")
+
+
+def _describe_dataset(manifest: dict) -> str:
+    dataset = manifest.get("dataset", {})
+    content = dataset.get("content_sha256") or "unknown"
+    return f"{dataset.get('name')}, {dataset.get('n_images')} images, content {content[:12]}"
 
 
 def _now() -> str:

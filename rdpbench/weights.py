@@ -18,12 +18,14 @@ import importlib.util
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .errors import MissingWeightsError, UnknownNameError
+from .atomic import atomic_write
+from .errors import MissingWeightsError, RdpbenchError, UnknownNameError
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,64})\.")
 
@@ -141,6 +143,62 @@ def require(files: list[WeightFile]) -> None:
     )
 
 
+class DamagedWeightsError(RdpbenchError):
+    """A weight file that is in place but cannot be read: truncated or corrupt."""
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be read as the kind of file it claims to be (None if it can).
+    Checkpoints are read with ``weights_only=True``: never by running pickled code."""
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    try:
+        if path.suffix == ".mat":
+            import scipy.io
+
+            scipy.io.loadmat(path)
+        else:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+    except Exception as error:  # noqa: BLE001  (any failure to parse means the same here)
+        return f"it cannot be read as a {'MATLAB' if path.suffix == '.mat' else 'PyTorch'} file ({type(error).__name__})"
+    return None
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+def damaged_message(path: Path, reason: str, file: WeightFile | None) -> str:
+    """What to tell a user about a damaged weight file: which, why, and how to replace it."""
+    message = f"{path} is damaged: {reason}; it may be truncated by an interrupted download or copy."
+    if file is None:
+        return message + " Replace it with a good copy."
+    actual, expected = sha256_of(path), file.expected_hash
+    if expected and not actual.startswith(expected):
+        message += f" Its sha256 is {actual[:16]}..., the published file's starts {expected[:16]}."
+    return (
+        message + f" Delete it and fetch it again:  rdpbench weights download {file.file_name}\n"
+        "or, without internet, copy a good copy into place:  rdpbench weights import FOLDER"
+    )
+
+
+@contextmanager
+def loading(files: list[WeightFile]):
+    """Run a block that loads ``files`` (through any library's loader). If it fails and one
+    of the files cannot be read, raise DamagedWeightsError naming that file instead of the
+    loader's own error (which may be a raw unpickling traceback)."""
+    try:
+        yield
+    except Exception:
+        for file in files:
+            if file.path.is_file():
+                reason = unreadable_reason(file.path)
+                if reason:
+                    raise DamagedWeightsError(damaged_message(file.path, reason, file)) from None
+        raise
+
+
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
 
@@ -188,15 +246,25 @@ def download(file: WeightFile) -> Path:
     return file.path
 
 
-def import_from(folder: Path) -> list[Path]:
-    """Copy every known weight file found in ``folder`` (by file name) into its place."""
-    copied = []
+def import_from(folder: Path) -> tuple[list[Path], list[str]]:
+    """Copy every known weight file found in ``folder`` (by file name) into its place, after
+    checking its hash where one is published. Returns the paths written and, for each file
+    refused, why (a refused file is left where it was, and nothing is written for it)."""
+    copied, refused = [], []
     for file in WEIGHT_FILES.values():
         if file.package:
             continue  # ships inside its package
         source = folder / file.file_name
-        if source.is_file():
-            file.path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, file.path)
-            copied.append(file.path)
-    return copied
+        if not source.is_file():
+            continue
+        actual, expected = sha256_of(source), file.expected_hash
+        if expected and not actual.startswith(expected):
+            refused.append(
+                f"{source}: sha256 {actual[:16]}... is not the published file's ({expected[:16]}...); "
+                "not imported"
+            )
+            continue
+        with open(source, "rb") as handle:
+            atomic_write(file.path, lambda target: shutil.copyfileobj(handle, target), binary=True)
+        copied.append(file.path)
+    return copied, refused

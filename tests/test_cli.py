@@ -61,33 +61,12 @@ def test_list_commands_show_registry_contents():
     assert "kodak" in invoke("list", "datasets").output
 
 
-def test_weights_import_copies_files_into_place(tmp_path, torch_home):
-    source = tmp_path / "usb"
-    source.mkdir()
-    (source / "mbt2018-mean-1-e522738d.pth.tar").write_bytes(b"weights")
-    result = invoke("weights", "import", str(source))
-    assert result.exit_code == 0, result.output
-    target = torch_home / "hub" / "checkpoints" / "mbt2018-mean-1-e522738d.pth.tar"
-    assert target.read_bytes() == b"weights"
-    assert "present" in invoke("weights", "list").output
-
-
 def test_help_explains_the_run_options():
     result = invoke("run", "--help")
     assert result.exit_code == 0
     for option in ("--codec", "--quality", "--sampler", "--dataset", "--metrics", "--out",
                    "--device", "--seed", "--limit", "--name"):
         assert option in result.output
-
-
-def test_weights_verify_flags_a_file_that_is_not_upstreams(tmp_path, torch_home):
-    source = tmp_path / "usb"
-    source.mkdir()
-    (source / "mbt2018-mean-1-e522738d.pth.tar").write_bytes(b"not the published checkpoint")
-    invoke("weights", "import", str(source))
-    result = invoke("weights", "verify")
-    assert result.exit_code == 1
-    assert "MISMATCH mbt2018-mean-1-e522738d.pth.tar" in result.output
 
 
 def test_weights_download_offline_says_how_to_import(torch_home, monkeypatch):

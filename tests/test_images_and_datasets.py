@@ -76,10 +76,49 @@ def test_unreadable_file_is_named(tmp_path):
         load_image(tmp_path / "broken.png")
 
 
-def test_dataset_inspection_names_a_non_image_file(image_folder):
-    (image_folder / "notes.txt").write_text("not an image")
-    with pytest.raises(ImageError, match="notes.txt"):
+def test_folder_dataset_skips_non_image_files_with_a_note(image_folder):
+    (image_folder / "README.txt").write_text("not an image")
+    (image_folder / "rates.csv").write_text("image,bpp\n")
+    dataset = get_dataset(str(image_folder))
+    assert [item.name for item in dataset.images] == ["img0", "img1", "img2"]
+    assert "README.txt" in dataset.notes[0] and "rates.csv" in dataset.notes[0]
+    inspect(dataset)  # nothing left to trip over
+
+
+def test_image_with_an_unusual_suffix_is_kept(image_folder):
+    (image_folder / "img0.png").rename(image_folder / "img0.picture")
+    assert "img0" in [item.name for item in get_dataset(str(image_folder)).images]
+
+
+def test_preflight_names_every_broken_link_and_undecodable_image(image_folder):
+    (image_folder / "gone.png").symlink_to(image_folder / "deleted.png")
+    data = (image_folder / "img0.png").read_bytes()
+    (image_folder / "img0.png").write_bytes(data[: len(data) // 2])  # truncated
+    (image_folder / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ImageError) as raised:
         inspect(get_dataset(str(image_folder)))
+    message = str(raised.value)
+    assert "gone.png: broken link" in message
+    assert "img0.png" in message and "truncated" in message
+    assert "bad.jpg" in message
+    assert "3 of the images" in message
+
+
+def test_a_subset_has_its_own_name_and_content(image_folder):
+    full = get_dataset(str(image_folder))
+    first_two = full.limited(2)
+    assert (first_two.display_name, first_two.slug) == ("images[:2]", "images-first2")
+    assert full.limited(3).display_name == "images"  # all of them: not a subset
+    assert inspect(first_two).content_sha256 != inspect(full).content_sha256
+
+
+def test_kodak_content_is_known_whatever_the_folder_is_called(tmp_path):
+    """The published Kodak identity equals the content hash an independent computation
+    gives from the table of pixel hashes (name, space, hash, newline per image)."""
+    import hashlib
+
+    lines = "".join(f"{Path(name).stem} {pixels}\n" for name, _, pixels in datasets.kodak_table())
+    assert datasets.published_content_sha256() == {hashlib.sha256(lines.encode()).hexdigest(): "kodak"}
 
 
 def test_portrait_images_stay_portrait(image_folder):

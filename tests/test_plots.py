@@ -89,4 +89,4 @@ def test_cli_plot_and_report_write_their_files(results):
 
 def test_cli_plot_of_an_empty_folder_fails_cleanly(tmp_path):
     result = CliRunner().invoke(app, ["plot", str(tmp_path)])
-    assert result.exit_code == 1 and "no results" in result.output
+    assert result.exit_code == 1 and "no readable results" in result.output

@@ -47,3 +47,17 @@ def all_published_points() -> pd.DataFrame:
     frames = [published_points(path.stem) for path in sorted(cards_dir().glob("*.toml"))]
     frames = [frame for frame in frames if not frame.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def published_beside(points: pd.DataFrame) -> pd.DataFrame:
+    """Published curves measured on an image set that ``points`` holds results on, judged by
+    content (``dataset_sha256``), never by name: a subset such as ``kodak[:4]``, or another
+    set called "kodak", gets no published curve beside it."""
+    from ..datasets import published_content_sha256
+
+    published = all_published_points()
+    if published.empty or "dataset_sha256" not in points:
+        return published.iloc[0:0]
+    known = published_content_sha256()
+    measured = {known[sha] for sha in points.dataset_sha256.dropna() if sha in known}
+    return published[published.dataset.isin(measured)]

@@ -3,19 +3,19 @@
 PATH holds one image per dataset image, with the same file stem (``kodim01.png`` for
 ``kodim01``). The rate of each comes from, in this order:
   ``<stem>.bin`` beside the image   its size in bytes is the bitstream size;
-  ``rates.csv`` in PATH              columns ``image,bpp``;
-  nothing                            the rate is unknown and bpp is left empty.
+  ``rates.csv`` in PATH              columns ``image,bpp``, bpp a finite number above 0;
+  nothing                            the rate is unknown and bpp is left empty (named).
 This is how a paper's released outputs, or any codec outside rdpbench, are evaluated.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from ..errors import ImageError, RdpbenchError
 from ..images import IMAGE_SUFFIXES, load_image
@@ -62,29 +62,47 @@ class FolderOfReconstructions(CodecBase):
             raise RdpbenchError(f"{self.name} holds one rate point; got {len(points)}: {points}")
 
     def check_images(self, sizes: dict[str, tuple[int, int]]) -> None:
-        """Raise, before any work, if an image has no reconstruction or a different size."""
+        """Raise, before any work, naming every image whose reconstruction is missing,
+        unreadable, of another size, or whose bitstream file is empty."""
         missing = sorted(set(sizes) - set(self._files))
         if missing:
             raise ImageError(
                 f"{self.folder} has no reconstruction of: {', '.join(missing)} "
                 "(expected files with the same stem as the dataset images)"
             )
+        problems = []
         for name, (height, width) in sizes.items():
+            path = self._files[name]
             try:
-                with Image.open(self._files[name]) as image:
-                    found = (image.height, image.width)
-            except OSError as error:
-                raise ImageError(f"{self._files[name]}: not a readable image ({error})") from None
+                found = tuple(load_image(path)[0].shape[1:])
+            except ImageError as error:
+                problems.append(str(error))
+                continue
             if found != (height, width):
-                raise ImageError(
-                    f"{self._files[name]}: reconstruction is {found[0]}x{found[1]}, "
-                    f"original {name} is {height}x{width}"
-                )
+                problems.append(f"{path}: reconstruction is {found[0]}x{found[1]}, "
+                                f"original {name} is {height}x{width}")
+            bitstream = path.with_suffix(".bin")
+            if bitstream.is_file() and bitstream.stat().st_size == 0:
+                problems.append(f"{bitstream}: empty bitstream file (0 bytes is not a rate)")
+        if problems:
+            raise ImageError(f"{len(problems)} reconstruction(s) in {self.folder} cannot be used:\n  "
+                             + "\n  ".join(problems))
 
     def has_rates(self) -> bool:
         return bool(self._rates_csv) or any(
             path.with_suffix(".bin").is_file() for path in self._files.values()
         )
+
+    def rate_notes(self, sizes: dict[str, tuple[int, int]]) -> list[str]:
+        """Notes on the images of ``sizes`` whose rate is unknown (their bpp stays empty)."""
+        if not self.has_rates():
+            return [f"{self.folder} has no <stem>.bin files and no rates.csv: bpp is left empty"]
+        unknown = [name for name in sizes
+                   if not self._files[name].with_suffix(".bin").is_file() and name not in self._rates_csv]
+        if not unknown:
+            return []
+        return [f"{self.folder}: no rate for {', '.join(unknown)} (no <stem>.bin, not in rates.csv): "
+                "their bpp is left empty, and so is the mean bpp of the point"]
 
     def reconstruction(self, image_name: str) -> Precomputed:
         """The reconstruction of ``image_name`` and its rate (bytes, or bpp from rates.csv)."""
@@ -101,14 +119,27 @@ class FolderOfReconstructions(CodecBase):
         path = self.folder / "rates.csv"
         if not path.is_file():
             return {}
+        rates = {}
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames or not {"image", "bpp"} <= set(reader.fieldnames):
                 raise RdpbenchError(f"{path}: needs the columns image,bpp")
-            try:
-                return {Path(row["image"]).stem: float(row["bpp"]) for row in reader}
-            except ValueError as error:
-                raise RdpbenchError(f"{path}: {error}") from None
+            for row in reader:
+                where = f"{path}, line {reader.line_num}"
+                name, value = Path(row["image"] or "").stem, row["bpp"]
+                try:
+                    bpp = float(value)
+                except (TypeError, ValueError):
+                    bpp = math.nan
+                if not (math.isfinite(bpp) and bpp > 0):
+                    raise RdpbenchError(
+                        f"{where}: bpp {value!r} of {name or '(no image name)'} is not a rate "
+                        "(a finite number above 0 is needed)"
+                    )
+                if name in rates:
+                    raise RdpbenchError(f"{where}: a second rate for {name}")
+                rates[name] = bpp
+        return rates
 
     def describe(self) -> dict:
         return {"name": self.name, "folder": str(self.folder.resolve())}

@@ -198,7 +198,13 @@ def write_log(history: list[dict], path: Path) -> None:
 
 def read_checkpoint(path: Path) -> dict:
     """The checkpoint's contents, after checking it is one of ours."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (whatever the parser says, the file is unusable)
+        raise ValueError(
+            f"{path} is damaged: it cannot be read as a checkpoint ({type(error).__name__}); "
+            "it may have been cut short by an interrupted copy"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an rdpbench diffusion-decoder checkpoint")
     return payload

@@ -83,18 +83,21 @@ def list_metrics() -> list[str]:
 
 
 def parse_metric_names(spec: str) -> list[str]:
-    """``"psnr,lpips"`` -> ["psnr", "lpips"]; ``"all"`` -> every registered metric.
+    """``"psnr,lpips"`` -> ["psnr", "lpips"]; ``all`` anywhere in the list stands for every
+    registered metric; repeated names count once, in the order first given.
 
     Unknown names raise an error that lists the valid ones.
     """
-    if spec.strip() == "all":
-        return list_metrics()
-    names = [name.strip() for name in spec.split(",") if name.strip()]
+    names = []
+    for name in (part.strip() for part in spec.split(",")):
+        if name == "all":
+            names += list_metrics()
+        elif name:
+            if name not in METRICS:
+                raise UnknownNameError("metric", name, list_metrics() + ["all"])
+            names.append(name)
     if not names:
         raise UnknownNameError("metric", spec, list_metrics() + ["all"])
-    for name in names:
-        if name not in METRICS:
-            raise UnknownNameError("metric", name, list_metrics() + ["all"])
     return list(dict.fromkeys(names))
 
 
