@@ -286,9 +286,9 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
 @weights_app.command("list")
 def weights_list() -> None:
     """Every weight file rdpbench knows, and whether it is in place."""
-    from .weights import WEIGHT_FILES
+    from .weights import weight_files
 
-    for file in WEIGHT_FILES.values():
+    for file in weight_files().values():
         state = "present" if file.path.is_file() else "missing"
         typer.echo(f"{state:8s} {file.describe()}")
 
@@ -301,11 +301,11 @@ def weights_download(
     ] = None,
 ) -> None:
     """Download weight files from their upstream URLs into place, checking their hashes."""
-    from .weights import WEIGHT_FILES, download, get_weight_file
+    from .weights import download, get_weight_file, weight_files
 
     try:
         wanted = [get_weight_file(f) for f in files] if files else [
-            f for f in WEIGHT_FILES.values() if not f.path.is_file()
+            f for f in weight_files().values() if not f.path.is_file()
         ]
         for file in wanted:
             typer.echo(f"downloaded {download(file)}")
@@ -324,10 +324,10 @@ def weights_verify(
 ) -> None:
     """Check that weight files are in place and match the upstream hash; exit 1 if any is
     missing or differs."""
-    from .weights import WEIGHT_FILES, fingerprint, get_weight_file
+    from .weights import fingerprint, get_weight_file, weight_files
 
     try:
-        chosen = [get_weight_file(f) for f in files] if files else list(WEIGHT_FILES.values())
+        chosen = [get_weight_file(f) for f in files] if files else list(weight_files().values())
     except RdpbenchError as error:
         _fail(str(error))
     missing, mismatches = [], 0

@@ -13,6 +13,7 @@ cluster gets an actionable message rather than a hanging socket.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -113,18 +114,19 @@ def _metric_files() -> list[WeightFile]:
     ]
 
 
-WEIGHT_FILES: dict[str, WeightFile] = {
-    file.file_name: file
-    for file in [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
-    + _metric_files()
-}
+@functools.cache
+def weight_files() -> dict[str, WeightFile]:
+    """Every weight file rdpbench knows, by file name. Built on first use: reading the URL
+    tables imports CompressAI, pyiqa and torch-fidelity, which takes seconds."""
+    files = [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)] + _metric_files()
+    return {file.file_name: file for file in files}
 
 
 def get_weight_file(file_name: str) -> WeightFile:
     try:
-        return WEIGHT_FILES[file_name]
+        return weight_files()[file_name]
     except KeyError:
-        raise UnknownNameError("weight file", file_name, sorted(WEIGHT_FILES)) from None
+        raise UnknownNameError("weight file", file_name, sorted(weight_files())) from None
 
 
 def require(files: list[WeightFile]) -> None:
@@ -251,7 +253,7 @@ def import_from(folder: Path) -> tuple[list[Path], list[str]]:
     checking its hash where one is published. Returns the paths written and, for each file
     refused, why (a refused file is left where it was, and nothing is written for it)."""
     copied, refused = [], []
-    for file in WEIGHT_FILES.values():
+    for file in weight_files().values():
         if file.package:
             continue  # ships inside its package
         source = folder / file.file_name

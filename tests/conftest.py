@@ -79,10 +79,10 @@ def build_metric_weights(home: Path) -> None:
     from pyiqa.archs.musiq_arch import MUSIQ
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    from rdpbench.weights import WEIGHT_FILES
+    from rdpbench.weights import weight_files
 
     def place(file_name: str) -> Path:
-        relative = WEIGHT_FILES[file_name].path.relative_to(torch.hub.get_dir())
+        relative = weight_files()[file_name].path.relative_to(torch.hub.get_dir())
         path = home / "hub" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         return path

@@ -33,3 +33,14 @@ class WideOnlyJpeg(JpegCodec):
 
     name = "wide-only-jpeg"
     min_size = (45, 45)
+
+
+class FailingJpeg(CountingJpeg):
+    """JPEG whose decoder raises on the image whose height is $FAIL_HEIGHT (a decoder bug)."""
+
+    name = "failing-jpeg"
+
+    def decode_payload(self, stream, sampler, seed):
+        if str(stream.height) == os.environ.get("FAIL_HEIGHT"):
+            raise ValueError("corrupt entropy-coder state")
+        return super().decode_payload(stream, sampler, seed)

@@ -31,7 +31,7 @@ class Metric(ABC):
     kind: ClassVar[str]
     higher_is_better: ClassVar[bool]
     description: ClassVar[str] = ""
-    #: Weight files, by name in ``rdpbench.weights.WEIGHT_FILES``.
+    #: Weight files, by name in ``rdpbench.weights.weight_files()``.
     weight_names: ClassVar[list[str]] = []
     #: Smallest (height, width) the metric can score.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
