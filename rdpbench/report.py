@@ -22,7 +22,7 @@ from .results import atomic_write_text, collect_points, write_csv
 
 BD_METHOD = "pchip"
 NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "encode_s", "decode_s", "source", "run",
-               "bytes", "height", "width", "image", "dataset", "label", "citation"}
+               "bytes", "height", "width", "image", "dataset", "dataset_sha256", "label", "citation"}
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:

@@ -100,6 +100,8 @@ def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False
         raise DamagedResultsError(f"{path} is empty")
     if not lines[-1].endswith(("\n", "\r")):
         message = f"{path}: its last line (line {len(lines)}) is cut short"
+        if len(lines) == 1:
+            raise DamagedResultsError(f"{path} is damaged: it ends inside its header line")
         if not drop_cut_row:
             raise DamagedResultsError(message)
         warnings.warn(f"{message}; that row is left out", DamagedResultsWarning, stacklevel=2)

@@ -1,5 +1,6 @@
 """A small results folder with known numbers, written in the run-folder format."""
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,10 @@ def write_run(folder: Path, codec: str, curves: dict, dataset: str = "kodak") ->
     run = folder / f"{codec}-{dataset}"
     write_csv(images, run / "images.csv")
     write_csv(aggregate_points(images, per_image, scores), run / "points.csv")
-    write_json({"schema_version": 1, "dataset": {"name": dataset}}, run / "run.json")
+    identity = hashlib.sha256(f"{dataset}: {' '.join(IMAGES)}".encode()).hexdigest()
+    write_json({"schema_version": 1, "codec": {"name": codec}, "status": "complete",
+                "dataset": {"name": dataset, "n_images": len(IMAGES), "content_sha256": identity}},
+               run / "run.json")
     return run
 
 

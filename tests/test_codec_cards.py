@@ -17,3 +17,18 @@ def test_every_published_curve_has_equal_length_columns():
 
 def test_codec_without_card_has_no_published_points():
     assert published_points("jpeg").empty
+
+
+def test_published_curves_only_beside_the_same_full_image_set():
+    import pandas as pd
+
+    from rdpbench.codecs.cards import published_beside
+    from rdpbench.datasets import content_sha256, kodak_table, published_content_sha256
+
+    [kodak] = published_content_sha256()
+    first_four = content_sha256({name.split(".")[0]: pixels for name, _, pixels in kodak_table()[:4]})
+    on_kodak = pd.DataFrame({"codec": ["jpeg"], "dataset": ["my-copy"], "dataset_sha256": [kodak]})
+    on_subset = pd.DataFrame({"codec": ["jpeg"], "dataset": ["kodak"], "dataset_sha256": [first_four]})
+    assert set(published_beside(on_kodak).dataset) == {"kodak"}
+    assert "msh" in set(published_beside(on_kodak).codec)
+    assert published_beside(on_subset).empty

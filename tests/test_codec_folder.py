@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from rdpbench.errors import ImageError
+from rdpbench.errors import ImageError, RdpbenchError
 from rdpbench.runner import Run, RunSettings
 
 
@@ -73,3 +73,56 @@ def test_reconstruction_of_another_size_is_named(image_folder, reconstructions, 
     Image.new("RGB", (10, 10)).save(reconstructions / "img0.png")
     with pytest.raises(ImageError, match="img0.png.*10x10"):
         evaluate(image_folder, reconstructions, tmp_path)
+
+
+@pytest.mark.parametrize("value", ["-0.5", "0", "nan", "inf", "fast", ""])
+def test_a_rate_that_cannot_be_is_refused_with_file_line_and_value(image_folder, reconstructions, tmp_path, value):
+    (reconstructions / "rates.csv").write_text(f"image,bpp\nimg0,0.5\nimg1,{value}\nimg2,0.125\n")
+    with pytest.raises(RdpbenchError) as raised:
+        evaluate(image_folder, reconstructions, tmp_path)
+    assert f"rates.csv, line 3: bpp {value!r} of img1 is not a rate" in str(raised.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_rate_for_one_image_is_refused(image_folder, reconstructions, tmp_path):
+    (reconstructions / "rates.csv").write_text("image,bpp\nimg0,0.5\nimg1,0.2\nimg0.png,0.3\n")
+    with pytest.raises(RdpbenchError, match="line 4: a second rate for img0"):
+        evaluate(image_folder, reconstructions, tmp_path)
+
+
+def test_an_empty_bitstream_file_is_refused(image_folder, reconstructions, tmp_path):
+    for path in reconstructions.glob("*.png"):
+        path.with_suffix(".bin").write_bytes(b"x" * 10)
+    (reconstructions / "img2.bin").write_bytes(b"")
+    with pytest.raises(ImageError, match="img2.bin: empty bitstream file"):
+        evaluate(image_folder, reconstructions, tmp_path)
+
+
+def test_images_without_a_rate_are_named(image_folder, reconstructions, tmp_path):
+    (reconstructions / "rates.csv").write_text("image,bpp\nimg1,0.25\n")
+    images = evaluate(image_folder, reconstructions, tmp_path)
+    assert images.bpp.isna().tolist() == [True, False, True]
+    manifest = json.loads((tmp_path / "out" / "folder_recon-images" / "run.json").read_text())
+    assert any("no rate for img0, img2" in note for note in manifest["notes"])
+
+
+def test_a_truncated_reconstruction_is_found_before_any_output(image_folder, reconstructions, tmp_path):
+    data = (reconstructions / "img1.png").read_bytes()
+    (reconstructions / "img1.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="img1.png: not a readable image"):
+        evaluate(image_folder, reconstructions, tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_lossless_reconstruction_keeps_every_json_file_valid(image_folder, tmp_path):
+    """PSNR of identical images is infinite: the exports must stay standard JSON."""
+    images = evaluate(image_folder, image_folder, tmp_path)
+    assert (images.psnr == np.inf).all()
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON token {constant}")
+
+    folder = tmp_path / "out" / "folder_images-images"
+    exported = json.loads((folder / "compressai-default.json").read_text(), parse_constant=refuse)
+    assert exported["results"]["psnr-rgb"] == ["inf"]
+    json.loads((folder / "run.json").read_text(), parse_constant=refuse)

@@ -115,3 +115,12 @@ def test_unknown_sampler_names_the_pattern(checkpoint):
 def test_other_codecs_refuse_a_checkpoint():
     with pytest.raises(RdpbenchError, match="takes no option checkpoint"):
         get_codec("jpeg", checkpoint=["x.pt"])
+
+
+def test_a_cut_decoder_checkpoint_is_named_as_damaged(checkpoint):
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 3])
+    with pytest.raises(RdpbenchError) as raised:
+        get_codec("ours", checkpoint=[str(checkpoint)])
+    assert f"{checkpoint} is damaged" in str(raised.value)
+    assert "weights_only" not in str(raised.value)

@@ -191,3 +191,12 @@ def test_declared_minimum_size_is_the_smallest_that_scores(metric_weights, name,
     assert not np.isfinite(value)
     with pytest.raises(ImageError, match=f"tiny.*{side - 1}x{side - 1}"):
         metric.check_size("tiny", side - 1, side - 1)
+
+
+def test_metric_lists_expand_all_anywhere_and_count_each_name_once():
+    from rdpbench.metrics import list_metrics, parse_metric_names
+
+    assert parse_metric_names("psnr,psnr,all") == ["psnr"] + [m for m in list_metrics() if m != "psnr"]
+    assert parse_metric_names("all") == list_metrics()
+    assert parse_metric_names("lpips, all") == ["lpips"] + [m for m in list_metrics() if m != "lpips"]
+    assert parse_metric_names("gmsd,psnr,gmsd") == ["gmsd", "psnr"]

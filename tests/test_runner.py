@@ -190,3 +190,53 @@ def test_image_seed_depends_on_seed_and_name_only():
     assert image_seed(0, "kodim01") == image_seed(0, "kodim01")
     assert image_seed(0, "kodim01") != image_seed(1, "kodim01")
     assert image_seed(0, "kodim01") != image_seed(0, "kodim02")
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(image_folder, tmp_path, monkeypatch):
+    count_file = tmp_path / "count"
+    monkeypatch.setenv("COUNT_FILE", str(count_file))
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(RdpbenchError, match="taken is a file, not a folder"):
+        run(image_folder, tmp_path / "taken", codec="plugin_codecs:CountingJpeg")
+    with pytest.raises(RdpbenchError, match="taken is a file, not a folder"):
+        run(image_folder, tmp_path / "taken" / "deeper", codec="plugin_codecs:CountingJpeg")
+    assert not count_file.exists()
+
+
+def test_out_without_write_permission_is_refused_before_any_work(image_folder, tmp_path, monkeypatch):
+    """(Root may write anywhere, so the permission answer is simulated.)"""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == locked else real_access(path, mode))
+    with pytest.raises(RdpbenchError, match=f"no permission to write in {locked}"):
+        run(image_folder, locked / "results")
+    assert not (locked / "results").exists()
+
+
+def test_a_subset_run_and_a_full_run_never_share_a_folder(image_folder, tmp_path):
+    subset = run(image_folder, tmp_path / "results", limit=2)
+    full = run(image_folder, tmp_path / "results")
+    assert (subset.name, full.name) == ("jpeg-images-first2", "jpeg-images")
+    subset_manifest = json.loads((subset / "run.json").read_text())
+    full_manifest = json.loads((full / "run.json").read_text())
+    assert subset_manifest["dataset"]["name"] == "images[:2]" and full_manifest["dataset"]["name"] == "images"
+    assert subset_manifest["dataset"]["content_sha256"] != full_manifest["dataset"]["content_sha256"]
+    with pytest.raises(RdpbenchError, match=r"different dataset \(images\[:2\], 2 images.*this run: images, 3 images"):
+        run(image_folder, tmp_path / "results", name=subset.name)
+
+
+def test_result_files_follow_the_umask(image_folder, tmp_path):
+    previous = os.umask(0o027)
+    try:
+        folder = run(image_folder, tmp_path / "results")
+    finally:
+        os.umask(previous)
+    for name in ("images.csv", "points.csv", "run.json", "compressai-default.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o640
+
+
+def test_patches_without_fid_or_kid_says_it_has_no_effect(image_folder, tmp_path, capsys):
+    folder = run(image_folder, tmp_path / "results", patch_protocol="grid")
+    assert "--patches grid applies to fid and kid only" in capsys.readouterr().err
+    assert any("--patches grid" in note for note in json.loads((folder / "run.json").read_text())["notes"])

@@ -1,0 +1,114 @@
+"""Weight files: damaged files are named with a way to replace them; verify and import check
+hashes and say what is missing."""
+
+import hashlib
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rdpbench import weights
+from rdpbench.cli import app
+from rdpbench.runner import Run, RunSettings
+from rdpbench.weights import DamagedWeightsError, WeightFile, weight_files
+
+MSH_Q1 = "mbt2018-mean-1-e522738d.pth.tar"
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def run_msh(image_folder, tmp_path):
+    settings = RunSettings(codec="msh", points=["1"], dataset=str(image_folder), out=tmp_path / "out")
+    return Run(settings).execute(progress=False)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
+def test_a_damaged_codec_checkpoint_is_named_with_how_to_get_it_again(image_folder, tmp_path, msh_weights, damage):
+    data = msh_weights.read_bytes()
+    msh_weights.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "garbage": b"\x80\x04junk" * 99}[damage])
+    with pytest.raises(DamagedWeightsError) as raised:
+        run_msh(image_folder, tmp_path)
+    message = str(raised.value)
+    assert str(msh_weights) in message and "is damaged" in message
+    assert f"rdpbench weights download {MSH_Q1}" in message and "weights import" in message
+    assert "weights_only" not in message
+    assert not (tmp_path / "out" / "msh-images" / "images.csv").exists()
+
+
+def test_cli_reports_a_damaged_checkpoint_without_a_traceback(image_folder, tmp_path, msh_weights):
+    msh_weights.write_bytes(msh_weights.read_bytes()[:1000])
+    result = invoke("run", "--codec", "msh", "--quality", "1", "--dataset", str(image_folder),
+                    "--out", str(tmp_path / "out"), "--no-progress")
+    assert result.exit_code == 1
+    assert "is damaged" in result.output and "Traceback" not in result.output
+    assert "weights_only" not in result.output
+
+
+def test_a_damaged_file_read_by_a_third_party_loader_is_named(image_folder, tmp_path, metric_weights_home, monkeypatch):
+    """torchvision (through lpips) loads AlexNet itself; its unpickling error becomes ours."""
+    home = tmp_path / "torch_home"
+    shutil.copytree(metric_weights_home, home)
+    alexnet = home / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    alexnet.write_bytes(alexnet.read_bytes()[:4096])
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path / "out",
+                           metrics="lpips")
+    with pytest.raises(DamagedWeightsError, match="alexnet-owt-7be5be79.pth is damaged"):
+        Run(settings).execute(progress=False)
+
+
+def test_a_loader_failure_on_intact_files_is_not_blamed_on_them(tmp_path, monkeypatch):
+    good = tmp_path / "good.pth"
+    torch.save({"weight": torch.zeros(2)}, good)
+    monkeypatch.setattr(WeightFile, "path", property(lambda self: good))
+    with pytest.raises(KeyError, match="a real bug"):
+        with weights.loading([WeightFile("good.pth", "https://example.org/good.pth", "checkpoints", "test")]):
+            raise KeyError("a real bug")
+
+
+def test_verify_of_an_empty_cache_lists_every_missing_file_and_fails(torch_home):
+    result = invoke("weights", "verify")
+    assert result.exit_code == 1
+    for file in weight_files().values():
+        if not file.package:
+            assert f"missing  {file.file_name}" in result.output
+    assert "rdpbench weights download" in result.output
+
+
+def test_verify_flags_a_file_that_is_not_upstreams(torch_home):
+    target = weight_files()[MSH_Q1].path
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not the published checkpoint")
+    result = invoke("weights", "verify", MSH_Q1)
+    assert result.exit_code == 1
+    assert f"MISMATCH {MSH_Q1}" in result.output
+
+
+def test_import_refuses_a_file_whose_hash_differs_and_leaves_it_where_it_was(tmp_path, torch_home):
+    source = tmp_path / "usb"
+    source.mkdir()
+    (source / MSH_Q1).write_bytes(b"a truncated download")
+    result = invoke("weights", "import", str(source))
+    assert result.exit_code == 1
+    assert f"{source / MSH_Q1}: sha256" in result.output and "not imported" in result.output
+    assert (source / MSH_Q1).read_bytes() == b"a truncated download"
+    assert not weight_files()[MSH_Q1].path.exists()
+
+
+def test_import_copies_files_whose_hash_matches_and_files_without_a_published_hash(tmp_path, torch_home, monkeypatch):
+    content = b"the published checkpoint"
+    known = weight_files()[MSH_Q1]
+    monkeypatch.setitem(weight_files(), MSH_Q1, WeightFile(
+        known.file_name, known.url, known.folder, known.used_by, sha256=hashlib.sha256(content).hexdigest()))
+    source = tmp_path / "usb"
+    source.mkdir()
+    (source / MSH_Q1).write_bytes(content)
+    (source / "niqe_modelparameters.mat").write_bytes(b"no hash is published for this one")
+    result = invoke("weights", "import", str(source))
+    assert result.exit_code == 0, result.output
+    assert weight_files()[MSH_Q1].path.read_bytes() == content
+    assert weight_files()["niqe_modelparameters.mat"].path.is_file()
+    assert f"ok       {MSH_Q1}" in invoke("weights", "verify", MSH_Q1).output
