@@ -37,7 +37,7 @@ from . import __version__
 from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
 from .datasets import Dataset, DatasetSummary, get_dataset, inspect
-from .errors import RdpbenchError, RunFailedError, RunInterrupted
+from .errors import ImageError, RdpbenchError, RunFailedError, RunInterrupted
 from .lock import RunFolderLock
 from .cache import load_array, save_array
 from .metrics import parse_metric_names
@@ -172,8 +172,14 @@ class Run:
         self.weight_files = self.codec.weight_files(self.points) + self.suite.weight_files()
         require(self.weight_files)
         summary = inspect(self.dataset)
+        problems = []
         for name, (height, width) in summary.sizes.items():
-            self.codec.check_size(name, height, width)
+            try:
+                self.codec.check_size(name, height, width)
+            except ImageError as error:
+                problems.append(str(error))
+        if problems:
+            raise ImageError(f"{len(problems)} image(s) cannot be coded:\n  " + "\n  ".join(problems))
         self.n_patches = self.suite.check_sizes(summary.sizes)
         if isinstance(self.codec, FolderOfReconstructions):
             self.codec.check_images(summary.sizes)

@@ -240,3 +240,15 @@ def test_patches_without_fid_or_kid_says_it_has_no_effect(image_folder, tmp_path
     folder = run(image_folder, tmp_path / "results", patch_protocol="grid")
     assert "--patches grid applies to fid and kid only" in capsys.readouterr().err
     assert any("--patches grid" in note for note in json.loads((folder / "run.json").read_text())["notes"])
+
+
+def test_preflight_names_every_image_a_metric_cannot_take(image_folder, tmp_path, metric_weights):
+    Image.new("RGB", (300, 20), "grey").save(image_folder / "thin.png")
+    Image.new("RGB", (8, 8), "grey").save(image_folder / "tiny.png")
+    with pytest.raises(ImageError) as raised:
+        run(image_folder, tmp_path / "results", metrics="psnr,lpips,gmsd")
+    message = str(raised.value)
+    assert "thin: 20x300 pixels is smaller than lpips" in message
+    assert "tiny: 8x8 pixels is smaller than lpips" in message
+    assert "gmsd" not in message  # 4x4 is enough for it
+    assert not (tmp_path / "results").exists()

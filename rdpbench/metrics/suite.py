@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..cache import cache_root, load_array, save_array
-from ..errors import RdpbenchError
+from ..errors import ImageError, RdpbenchError
 from .base import DistributionMetric, ImageMetric, get_metric
 from .fid import InceptionPatchFeatures
 from .patches import patch_corners
@@ -50,10 +50,17 @@ class MetricSuite:
         return list(files.values())
 
     def check_sizes(self, sizes: dict[str, tuple[int, int]]) -> int:
-        """Raise if an image is too small for a metric; return the patch count of the set."""
+        """Raise ImageError naming every image a metric cannot take; return the patch count
+        of the set."""
+        problems = []
         for name, (height, width) in sizes.items():
             for metric in self.image_metrics:
-                metric.check_size(name, height, width)
+                try:
+                    metric.check_size(name, height, width)
+                except ImageError as error:
+                    problems.append(str(error))
+        if problems:
+            raise ImageError(f"{len(problems)} image/metric pair(s) cannot be scored:\n  " + "\n  ".join(problems))
         if not self.extractor:
             return 0
         n_patches = sum(len(patch_corners(h, w, self.extractor.protocol)) for h, w in sizes.values())
