@@ -36,14 +36,21 @@ MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s", "--checkpoint")
 
 
 def expand_multi_value_options(args: list[str]) -> list[str]:
-    """Rewrite ``--quality 10 50`` as ``--quality 10 --quality 50`` (and ``10,50`` alike)."""
+    """Rewrite ``--quality 10 50`` as ``--quality 10 --quality 50`` (and ``10,50`` alike).
+    A sampler's section counts stay together: ``ddpm10,10,10,ddim10`` is two samplers."""
     expanded, current = [], None
     for arg in args:
         if arg in MULTI_VALUE_OPTIONS:
             current = arg
             continue
         if current and not arg.startswith("-"):
+            values: list[str] = []
             for value in filter(None, arg.split(",")):
+                if current in ("--sampler", "-s") and value.isdigit() and values:
+                    values[-1] += f",{value}"
+                else:
+                    values.append(value)
+            for value in values:
                 expanded += [current, value]
             continue
         current = None
@@ -123,6 +130,10 @@ def run(
         Optional[list[str]],
         typer.Option(help="Decoder checkpoint of codec 'ours', one per rate point (any order)."),
     ] = None,
+    eta: Annotated[
+        Optional[float],
+        typer.Option(help="DDIM's eta for codec 'ours' (default 0: no noise after x_T; 1: DDPM-like)."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     wait: Annotated[
         bool,
@@ -145,7 +156,7 @@ def run(
         seed=seed,
         limit=limit,
         patch_protocol=patches,
-        codec_options={"checkpoint": checkpoint} if checkpoint else {},
+        codec_options={key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None},
         command=["rdpbench", *sys.argv[1:]],
     )
     from .errors import RunInterrupted
@@ -170,7 +181,11 @@ def train(
     size: Annotated[str, typer.Option(help="Network size: paper, small or tiny.")] = "paper",
     batch_size: Annotated[int, typer.Option(help="Images per step.")] = 4,
     crop: Annotated[int, typer.Option(help="Random-resized-crop side (a multiple of 64).")] = 128,
-    eps_loss: Annotated[str, typer.Option(help="l1 (the authors' code) or mse (the paper's text).")] = "l1",
+    loss: Annotated[
+        str,
+        typer.Option(help="authors (their code: L1 on eps + variational term + rho LPIPS) or paper "
+                     "(its eqs. 4-5: MSE on eps + rho LPIPS, fixed variance)."),
+    ] = "authors",
     rho: Annotated[float, typer.Option(help="Weight of the LPIPS(VGG) term on the predicted x0.")] = 0.9,
     lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 5e-5,
     save_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 1000,
@@ -185,7 +200,7 @@ def train(
     try:
         state = run_training(
             quality=quality, out=out, data=data, steps=steps, size=size, batch_size=batch_size,
-            crop=crop, eps_loss=eps_loss, rho=rho, lr=lr, save_every=save_every,
+            crop=crop, loss=loss, rho=rho, lr=lr, save_every=save_every,
             log_every=log_every, device=device, seed=seed, progress=progress,
         )
     except RdpbenchError as error:

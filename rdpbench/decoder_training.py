@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .codecs import get_codec
 from .datasets import get_dataset
-from .diffusion.training import TrainingConfig, TrainingState, random_crops, read_checkpoint, train
+from .diffusion.training import LOSS_PRESETS, TrainingConfig, TrainingState, random_crops, read_checkpoint, train
 from .diffusion.unet import UNET_SIZES
 from .errors import RdpbenchError, UnknownNameError
 from .runner import resolve_device
@@ -33,14 +33,14 @@ def lpips_vgg(device: str):
 
 def run_training(
     *, quality: str, out: Path, data: str, steps: int, size: str, batch_size: int, crop: int,
-    eps_loss: str, rho: float, lr: float, save_every: int, log_every: int, device: str,
+    loss: str, rho: float, lr: float, save_every: int, log_every: int, device: str,
     seed: int, progress: bool = True,
 ) -> TrainingState:
     """Train (or resume) the decoder of MSH quality ``quality`` into checkpoint ``out``."""
     if size not in UNET_SIZES:
         raise UnknownNameError("network size", size, sorted(UNET_SIZES))
-    if eps_loss not in ("l1", "mse"):
-        raise UnknownNameError("epsilon loss", eps_loss, ["l1", "mse"])
+    if loss not in LOSS_PRESETS:
+        raise UnknownNameError("loss preset", loss, sorted(LOSS_PRESETS))
     if crop % 64:
         raise RdpbenchError(f"--crop {crop}: must be a multiple of 64 (the MSH encoder's stride)")
     device = resolve_device(device)
@@ -54,9 +54,11 @@ def run_training(
     with loading(msh.weight_files([quality])):
         msh.prepare([quality])
     latent_channels = msh.model(quality).g_a[-1].out_channels
-    unet_config = dataclasses.replace(UNET_SIZES[size], latent_channels=latent_channels)
+    unet_config = dataclasses.replace(
+        UNET_SIZES[size], latent_channels=latent_channels, learn_sigma=LOSS_PRESETS[loss]["learn_sigma"]
+    )
     config = TrainingConfig(
-        steps=steps, batch_size=batch_size, crop=crop, lr=lr, eps_loss=eps_loss, rho=rho,
+        steps=steps, batch_size=batch_size, crop=crop, lr=lr, loss=loss, rho=rho,
         save_every=save_every, log_every=log_every, seed=seed,
     )
     perceptual = None

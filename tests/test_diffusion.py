@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rdpbench.diffusion import ConditionalUNet, NoiseSchedule, UNetConfig, get_sampler
-from rdpbench.diffusion.schedule import cosine_betas, linear_betas, spaced_indices
+from rdpbench.diffusion.schedule import cosine_betas, linear_betas, space_timesteps
 from rdpbench.diffusion.training import TrainingConfig, batch_loss, load_decoder, train
 from rdpbench.errors import UnknownNameError
 
@@ -35,20 +35,45 @@ def test_respaced_chain_keeps_alpha_bar_at_the_kept_steps():
     assert np.allclose(np.cumprod(1 - TRAINING_CHAIN.betas), TRAINING_CHAIN.alphas_cumprod)
 
 
-def test_ddpm100_visits_100_evenly_rounded_steps_of_the_training_chain():
-    chain = get_sampler("ddpm100").chain(TRAINING_CHAIN)
-    positions = [round(i * 999 / 99) for i in range(100)]
-    assert len(chain) == 100
-    assert chain.timesteps == tuple(TRAINING_CHAIN.timesteps[p] for p in positions)
-    assert chain.timesteps[0] == 0 and chain.timesteps[-1] == 3999
+def reference_respacing(total: int, spec: str) -> list[int]:
+    """improved-diffusion's space_timesteps, restated from its documentation: "ddimN" is the
+    first integer stride (counting up from 1) whose range(0, total, stride) has N entries;
+    otherwise the chain is cut into len(counts) parts (the first total % len(counts) one step
+    longer) and each part takes its count at a fractional stride, accumulated and rounded."""
+    if spec.startswith("ddim"):
+        wanted = int(spec[4:])
+        strides = [s for s in range(1, total) if -(-total // s) == wanted]
+        if not strides:
+            raise ValueError("no stride")
+        return list(range(0, total, strides[0]))
+    counts = [int(c) for c in spec.split(",")]
+    lengths = [total // len(counts) + (i < total % len(counts)) for i in range(len(counts))]
+    kept, offset = set(), 0
+    for count, length in zip(counts, lengths):
+        step = 1 if count <= 1 else (length - 1) / (count - 1)
+        position = 0.0
+        for _ in range(count):
+            kept.add(offset + int(round(position)))
+            position = position + step
+        offset += length
+    return sorted(kept)
 
 
-def test_ddim10_uses_a_constant_stride_from_zero():
-    chain = get_sampler("ddim10").chain(TRAINING_CHAIN)
-    assert chain.timesteps == tuple(TRAINING_CHAIN.timesteps[p] for p in range(0, 1000, 100))
+@pytest.mark.parametrize("name, spec", [
+    ("ddim10", "ddim10"), ("ddim100", "ddim100"), ("ddpm100", "100"), ("ddpm1000", "1000"),
+    ("ddim7", "ddim7"), ("ddim3", "ddim3"), ("ddpm3", "3"), ("ddpm999", "999"), ("ddpm1", "1"),
+    ("ddpm10,10,10", "10,10,10"), ("ddpm5,1,7", "5,1,7"), ("ddim4000", "ddim4000"),
+])
+def test_samplers_visit_the_base_steps_the_authors_scripts_visit(name, spec):
+    assert get_sampler(name).chain(TRAINING_CHAIN).timesteps == tuple(reference_respacing(4000, spec))
 
 
-def test_ddpm1000_walks_the_whole_training_chain():
+def test_ddim10_and_ddim100_use_strides_400_and_40_of_the_base_chain():
+    assert get_sampler("ddim10").chain(TRAINING_CHAIN).timesteps == tuple(range(0, 4000, 400))
+    assert get_sampler("ddim100").chain(TRAINING_CHAIN).timesteps == tuple(range(0, 4000, 40))
+
+
+def test_ddpm1000_walks_the_training_chain():
     assert get_sampler("ddpm1000").chain(TRAINING_CHAIN).timesteps == TRAINING_CHAIN.timesteps
 
 
@@ -56,9 +81,16 @@ def test_model_time_is_the_base_index_over_four():
     assert TRAINING_CHAIN.model_time(torch.tensor([0, 1, 999])).tolist() == [0.0, 1.0, 3999 / 4]
 
 
-def test_spaced_indices_rejects_more_steps_than_the_chain():
+def test_ddim_without_an_exact_integer_stride_is_refused_naming_the_nearest():
+    with pytest.raises(ValueError, match=r"ddim3000: no integer stride gives exactly 3000 steps .* 2000, 4000"):
+        get_sampler("ddim3000").chain(TRAINING_CHAIN)
+
+
+def test_respacing_rejects_more_steps_than_the_chain():
     with pytest.raises(ValueError):
-        spaced_indices(10, 11)
+        space_timesteps(10, "11")
+    with pytest.raises(ValueError):
+        get_sampler("ddpm4001").chain(TRAINING_CHAIN)
 
 
 @pytest.mark.parametrize("name", ["ddim0", "euler10", "ddim", "ddpm-5"])
@@ -131,11 +163,10 @@ def test_output_depends_on_the_latent():
 
 # -- training -----------------------------------------------------------------------------
 def constant_batches(seed: int = 0):
+    """Batches of 4 from 6 fixed smooth images; the batch of a step depends on the step only."""
     images = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
     images = torch.nn.functional.avg_pool2d(images, 5, 1, 2)  # smooth: learnable structure
-    generator = torch.Generator().manual_seed(seed + 1)
-    while True:
-        yield images[torch.randint(6, (4,), generator=generator)]
+    return lambda step: images[torch.randint(6, (4,), generator=torch.Generator().manual_seed(seed + step))]
 
 
 def fake_latent(x: torch.Tensor) -> torch.Tensor:
@@ -158,17 +189,69 @@ def test_a_few_hundred_steps_reduce_the_epsilon_loss(tmp_path):
     assert all(np.isfinite(total))
 
 
-def test_training_resumes_from_its_checkpoint(tmp_path):
-    config = TrainingConfig(steps=20, lr=1e-3, rho=0.0, save_every=10, log_every=10)
-    path = tmp_path / "d.pt"
-    first = train(constant_batches(), fake_latent, path, TINY, config, {"quality": "1"}, progress=False)
-    config.steps = 30
-    resumed = train(constant_batches(), fake_latent, path, TINY, config, {"quality": "1"}, progress=False)
-    assert resumed.step == 30
-    assert resumed.history[:2] == first.history
-    network, schedule, metadata = load_decoder(path)
-    assert metadata["step"] == 30 and metadata["condition"] == {"quality": "1"}
+def test_a_resumed_run_sees_and_ends_exactly_as_an_uninterrupted_one(tmp_path):
+    def recorded(log):
+        batches = constant_batches()
+
+        def batch(step):
+            log.append((step, batches(step)))
+            return log[-1][1]
+        return batch
+
+    config = TrainingConfig(steps=8, lr=1e-3, rho=0.0, save_every=4, log_every=4)
+    straight_log, split_log = [], []
+    straight = train(recorded(straight_log), fake_latent, tmp_path / "straight.pt", TINY, config,
+                     {"quality": "1"}, progress=False)
+    config.steps = 4
+    train(recorded(split_log), fake_latent, tmp_path / "split.pt", TINY, config, {"quality": "1"}, progress=False)
+    config.steps = 8
+    resumed = train(recorded(split_log), fake_latent, tmp_path / "split.pt", TINY, config, {"quality": "1"},
+                    progress=False)
+    assert [step for step, _ in split_log] == [step for step, _ in straight_log] == list(range(8))
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(straight_log, split_log))
+    for name, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[name]), name
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    network, schedule, metadata = load_decoder(tmp_path / "split.pt")
+    assert metadata["step"] == 8 and metadata["condition"] == {"quality": "1"}
     assert len(schedule) == 1000 and not network.training
+
+
+def test_training_crops_are_a_function_of_the_step():
+    from rdpbench.diffusion.training import random_crops
+
+    images = [lambda i=i: torch.randint(0, 256, (3, 80, 96), dtype=torch.uint8,
+                                        generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    batch = random_crops(images, 64, 2, seed=5)
+    later_first = [batch(3), batch(0)]
+    again = random_crops(images, 64, 2, seed=5)
+    assert torch.equal(again(0), later_first[1]) and torch.equal(again(3), later_first[0])
+    assert not torch.equal(again(0), again(1))
+    assert not torch.equal(random_crops(images, 64, 2, seed=6)(0), again(0))
+
+
+def test_adamw_trains_without_weight_decay_as_the_authors_do():
+    from rdpbench.diffusion.training import new_state
+
+    state = new_state(TINY, TrainingConfig(), torch.device("cpu"))
+    assert TrainingConfig().weight_decay == 0.0
+    assert {group["weight_decay"] for group in state.optimizer.param_groups} == {0.0}
+
+
+def test_the_paper_loss_preset_is_mse_on_eps_without_a_variational_term():
+    import dataclasses
+
+    fixed_variance = ConditionalUNet(dataclasses.replace(TINY, learn_sigma=False))
+    x0 = constant_batches()(0) * 2 - 1
+    generator = torch.Generator().manual_seed(0)
+    terms = batch_loss(fixed_variance, TRAINING_CHAIN, x0, fake_latent((x0 + 1) / 2),
+                       TrainingConfig(loss="paper", rho=0.0), None, generator)
+    assert set(terms) == {"eps", "loss"}
+    # a zero-initialised output layer predicts eps = 0: the loss is E[noise^2] = 1
+    assert terms["eps"].item() == pytest.approx(1.0, abs=0.05)
+    sample = get_sampler("ddpm10").sample(lambda x, t: fixed_variance(x, t, fixed_variance.encode_condition(
+        fake_latent(torch.zeros(1, 3, 64, 64)))), TRAINING_CHAIN, (1, 3, 64, 64), torch.Generator().manual_seed(0))
+    assert torch.isfinite(sample).all()
 
 
 def test_lpips_term_uses_the_predicted_x0(metric_weights):
@@ -176,7 +259,7 @@ def test_lpips_term_uses_the_predicted_x0(metric_weights):
 
     network = lpips_vgg("cpu")
     model = ConditionalUNet(TINY)
-    x0 = next(constant_batches()) * 2 - 1
+    x0 = constant_batches()(0) * 2 - 1
     terms = batch_loss(model, TRAINING_CHAIN, x0, fake_latent((x0 + 1) / 2), TrainingConfig(rho=0.9),
                        lambda a, b: network(a, b), torch.Generator().manual_seed(0))
     assert set(terms) == {"eps", "vb", "lpips", "loss"}

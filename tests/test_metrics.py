@@ -200,3 +200,17 @@ def test_metric_lists_expand_all_anywhere_and_count_each_name_once():
     assert parse_metric_names("all") == list_metrics()
     assert parse_metric_names("lpips, all") == ["lpips"] + [m for m in list_metrics() if m != "lpips"]
     assert parse_metric_names("gmsd,psnr,gmsd") == ["gmsd", "psnr"]
+
+
+def test_inception_runs_in_float64_and_its_cache_key_names_the_numerics(metric_weights):
+    extractor = InceptionPatchFeatures("cpu", "hific")
+    extractor.prepare()
+    assert {p.dtype for p in extractor.model.parameters()} == {torch.float64}
+    seen = []
+    handle = extractor.model.Conv2d_1a_3x3.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    extractor(photo(256, 256))
+    handle.remove()
+    assert seen == [torch.float64]
+    from importlib.metadata import version
+
+    assert extractor.cache_key.endswith(f"-hific-cpu-float64-torch-fidelity{version('torch-fidelity')}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..bitstream import Bitstream
-from ..diffusion import get_sampler, load_decoder
+from ..diffusion import NoiseSchedule, get_sampler, load_decoder
 from ..diffusion.training import read_checkpoint
 from ..errors import RdpbenchError, UnknownNameError
 from ..images import from_float
@@ -35,18 +35,27 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
     samplers = ["ddim10", "ddim100", "ddpm100", "ddpm1000", MSH_SAMPLER]
     default_points = ["1", "2", "3"]
 
-    def __init__(self, device: str = "cpu", checkpoint: list[str] | str | None = None):
+    def __init__(
+        self, device: str = "cpu", checkpoint: list[str] | str | None = None, eta: float | None = None
+    ):
         super().__init__(device)
         paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint or [])
         self.checkpoints = self._card_checkpoints()
+        self.schedules: dict[str, dict] = {}  # noise schedule of each given checkpoint
         for path in map(Path, paths):
             if not path.is_file():
                 raise RdpbenchError(f"checkpoint {path} does not exist")
             try:
-                quality = str(read_checkpoint(path)["condition"]["quality"])
-            except (ValueError, KeyError, RuntimeError) as error:
-                raise RdpbenchError(f"{path}: cannot read as a decoder checkpoint ({error})") from None
+                payload = read_checkpoint(path)
+                quality = str(payload["condition"]["quality"])
+            except ValueError as error:
+                raise RdpbenchError(str(error)) from None
+            except KeyError as error:
+                raise RdpbenchError(f"{path}: cannot read as a decoder checkpoint (no {error})") from None
             self.checkpoints[quality] = path
+            self.schedules[quality] = payload["schedule"]
+        #: DDIM's eta (0: deterministic after x_T); None leaves the sampler's default.
+        self.eta = eta
         self._decoders: dict[str, tuple] = {}
 
     @property
@@ -54,14 +63,27 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
         return "msh"
 
     def check_sampler(self, sampler: str) -> str:
-        if sampler != MSH_SAMPLER:
+        """Accept ``msh`` and every ``ddimN`` / ``ddpmN`` that the checkpoints' noise schedules
+        can be respaced to (e.g. ``ddim3000`` has no integer stride over 4000 steps)."""
+        if sampler == MSH_SAMPLER:
+            return sampler
+        try:
+            chosen = self.sampler(sampler)
+        except UnknownNameError:
+            raise UnknownNameError(
+                "ours sampler", sampler, "ddimN, ddpmN (e.g. ddim10, ddpm1000), ddpm10,10,10 or msh"
+            ) from None
+        for quality, schedule in self.schedules.items():
             try:
-                get_sampler(sampler)
-            except UnknownNameError:
-                raise UnknownNameError(
-                    "ours sampler", sampler, "ddimN, ddpmN (e.g. ddim10, ddpm1000) or msh"
-                ) from None
+                chosen.chain(NoiseSchedule.create(**schedule))
+            except ValueError as error:
+                raise RdpbenchError(f"sampler {error} (decoder of quality {quality})") from None
         return sampler
+
+    def sampler(self, name: str):
+        """The diffusion sampler called ``name``, with this codec's eta for DDIM."""
+        options = {"eta": self.eta} if self.eta is not None and name.startswith("ddim") else {}
+        return get_sampler(name, **options)
 
     def prepare(self, points: list[str]) -> None:
         super().prepare(points)
@@ -92,7 +114,7 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
         condition = network.encode_condition(y_hat)
         shape = (1, 3, y_hat.shape[2] * 16, y_hat.shape[3] * 16)
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        x0 = get_sampler(sampler).sample(
+        x0 = self.sampler(sampler).sample(
             lambda x, t: network(x, t, condition), schedule, shape, generator, device=self.device
         )
         _, unpad = padding(stream.height, stream.width)
@@ -101,6 +123,8 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
     def describe(self) -> dict:
         described = super().describe()
         described["name"] = self.name
+        if self.eta is not None:
+            described["ddim_eta"] = self.eta
         described["checkpoints"] = {q: {"path": str(p), "sha256": sha256_of(p)} for q, p in self.checkpoints.items()}
         return described
 

@@ -1,9 +1,13 @@
 """Samplers: the timesteps visited and the update rule, apart from the network.
 
-``ddpmN`` walks N steps of the model's chain with ancestral sampling and the learned
-variance (Ho et al. 2020; Nichol & Dhariwal 2021); ``ddimN`` takes N deterministic steps
-(Song et al. 2021, eta = 0 by default). Both clamp the predicted x_0 to [-1, 1]. One trained
-network serves every sampler: picking one picks a distortion-perception point at decode time.
+``ddpmN`` takes N steps of ancestral sampling with the learned variance (Ho et al. 2020;
+Nichol & Dhariwal 2021); ``ddimN`` takes N deterministic steps (Song et al. 2021, eta = 0 by
+default). Both clamp the predicted x_0 to [-1, 1]. The steps are chosen from the *base* chain
+(cosine 4000 for the paper's model) by improved-diffusion's respacing rule, as the authors'
+sampling scripts do: ``ddimN`` at a constant integer stride (refused when no stride gives
+exactly N steps), ``ddpmN`` at a rounded fractional stride; ``ddpm10,10,10`` (or
+``ddim10,10,10``) spaces each third of the chain with its own count. One trained network
+serves every sampler: picking one picks a distortion-perception point at decode time.
 
 Per-step coefficients are computed once per sampling run as device tensors, so the loop adds
 no host synchronisation or allocation beyond the network calls.
@@ -20,35 +24,42 @@ import torch
 from ..errors import UnknownNameError
 from ..registry import Registry
 from .gaussian import interpolate_log_variance, split_output
-from .schedule import NoiseSchedule, spaced_indices
+from .schedule import NoiseSchedule, space_timesteps
 
 SAMPLERS: Registry = Registry("sampler family")
-NAME_PATTERN = re.compile(r"^([a-z]+)(\d+)$")
+NAME_PATTERN = re.compile(r"^([a-z]+)(\d+(?:,\d+)*)$")
 
 #: model(x_t, model_time) -> output; the conditioning is already bound in.
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class Sampler:
-    """Draws x_0 from a trained model by walking a respaced sub-chain of its schedule."""
+    """Draws x_0 from a trained model by walking a respaced sub-chain of its base schedule.
+
+    ``spec`` is the step count (``"10"``) or comma-separated section counts (``"10,10,10"``).
+    """
 
     family: str
-    even_stride: bool = False
 
-    def __init__(self, steps: int):
-        self.steps = steps
+    def __init__(self, spec: str):
+        self.spec = spec
 
     @property
     def name(self) -> str:
-        return f"{self.family}{self.steps}"
+        return f"{self.family}{self.spec}"
+
+    def respacing(self) -> str:
+        """The improved-diffusion respacing string of this sampler."""
+        return self.spec
 
     def chain(self, model_schedule: NoiseSchedule) -> NoiseSchedule:
-        """The sub-chain of the model's schedule this sampler visits."""
-        if self.steps > len(model_schedule):
-            raise ValueError(
-                f"{self.name}: the model's chain has only {len(model_schedule)} steps"
-            )
-        return model_schedule.respaced(spaced_indices(len(model_schedule), self.steps, self.even_stride))
+        """The sub-chain of the model's base schedule this sampler visits."""
+        base = model_schedule.base()
+        try:
+            positions = space_timesteps(len(base), self.respacing())
+        except ValueError as error:
+            raise ValueError(f"{self.name}: {error}") from None
+        return base.respaced(positions)
 
     @torch.inference_mode()
     def sample(
@@ -121,11 +132,13 @@ class DDIM(Sampler):
     """Denoising diffusion implicit model steps; eta = 0 draws no noise after x_T."""
 
     family = "ddim"
-    even_stride = True
 
-    def __init__(self, steps: int, eta: float = 0.0):
-        super().__init__(steps)
+    def __init__(self, spec: str, eta: float = 0.0):
+        super().__init__(spec)
         self.eta = eta
+
+    def respacing(self) -> str:
+        return self.spec if "," in self.spec else f"ddim{self.spec}"
 
     def step(self, c: _Coefficients, i: int, x, output, generator):
         eps, _ = split_output(output)
@@ -140,8 +153,9 @@ class DDIM(Sampler):
 
 
 def get_sampler(name: str, **options) -> Sampler:
-    """``ddim10`` -> DDIM(10), ``ddpm1000`` -> DDPM(1000): a family name and a step count."""
+    """``ddim10`` -> DDIM over 10 steps, ``ddpm1000`` -> DDPM over 1000, ``ddpm10,10,10`` ->
+    DDPM with 10 steps in each third of the chain; ``options`` go to the sampler (``eta``)."""
     match = NAME_PATTERN.match(name)
-    if not match or match.group(1) not in SAMPLERS or int(match.group(2)) < 1:
+    if not match or match.group(1) not in SAMPLERS or 0 in map(int, match.group(2).split(",")):
         raise UnknownNameError("sampler", name, [f"{family}N" for family in SAMPLERS.names()])
-    return SAMPLERS.get(match.group(1))(int(match.group(2)), **options)
+    return SAMPLERS.get(match.group(1))(match.group(2), **options)

@@ -4,7 +4,8 @@ A :class:`NoiseSchedule` is a chain of ``len(timesteps)`` steps taken from a *ba
 (e.g. cosine over 4000 steps): ``timesteps`` lists the base indices it visits, in increasing
 order, and its betas are recomputed so that its cumulative products alpha_bar equal the base
 chain's at those indices. The paper's model is trained on the base cosine-4000 chain respaced
-to 1000 steps; samplers respace that 1000-step chain further (DDPM100, DDIM10, ...).
+to 1000 steps; samplers respace the *base* chain again (DDPM100, DDIM10, ...), as the authors'
+scripts do (improved-diffusion's ``space_timesteps(4000, spec)``), see :func:`space_timesteps`.
 
 The network is told the base index scaled to a 1000-step range
 (``model_time = base_index * 1000 / base_steps``), the convention of the authors' code
@@ -40,24 +41,42 @@ def linear_betas(steps: int) -> np.ndarray:
 SCHEDULES = {"cosine": cosine_betas, "linear": linear_betas}
 
 
-def spaced_indices(steps: int, count: int, even_stride: bool = False) -> list[int]:
-    """``count`` of the indices 0..steps-1, always including 0 and spread evenly.
+def space_timesteps(steps: int, spec: str) -> list[int]:
+    """The indices of a ``steps``-long chain that a respacing ``spec`` keeps, increasing,
+    by improved-diffusion's rule (Nichol & Dhariwal 2021), which the authors' code uses:
 
-    ``even_stride`` (DDIM's convention): a constant integer stride starting at 0, with the
-    stride the largest giving ``count`` steps. Otherwise (DDPM's): the fractional stride
-    (steps - 1) / (count - 1), rounded, so both ends of the chain are included.
+    ``"ddimN"``  the DDIM paper's constant integer stride: the smallest stride s for which
+                 range(0, steps, s) has exactly N elements; a ValueError when none does.
+    ``"N"``      N steps at the fractional stride (steps - 1) / (N - 1), accumulated in
+                 floating point and rounded, so the first and last index are kept.
+    ``"A,B,C"``  the chain cut into len(sections) near-equal parts (the first ``steps %
+                 len(sections)`` one step longer), each spaced as ``"N"`` with its own count.
     """
-    if not 1 <= count <= steps:
-        raise ValueError(f"cannot take {count} steps of a {steps}-step chain")
-    if even_stride:
-        for stride in range(steps // count, 0, -1):
-            indices = list(range(0, steps, stride))
-            if len(indices) >= count:
-                return indices[:count]
-    if count == 1:
-        return [0]
-    stride = (steps - 1) / (count - 1)
-    return sorted({round(i * stride) for i in range(count)})
+    if spec.startswith("ddim"):
+        count = int(spec[len("ddim"):])
+        for stride in range(1, steps):
+            if len(range(0, steps, stride)) == count:
+                return list(range(0, steps, stride))
+        valid = {len(range(0, steps, s)) for s in range(1, steps)}
+        nearest = sorted(valid, key=lambda n: abs(n - count))[:2]
+        raise ValueError(
+            f"no integer stride gives exactly {count} steps of a {steps}-step chain; "
+            f"nearest that do: {', '.join(map(str, sorted(nearest)))}"
+        )
+    counts = [int(part) for part in spec.split(",")]
+    size, extra = divmod(steps, len(counts))
+    indices, start = [], 0
+    for number, count in enumerate(counts):
+        length = size + (1 if number < extra else 0)
+        if not 1 <= count <= length:
+            raise ValueError(f"cannot take {count} steps of a {length}-step section")
+        stride = (length - 1) / (count - 1) if count > 1 else 1
+        position = 0.0
+        for _ in range(count):
+            indices.append(start + round(position))
+            position += stride
+        start += length
+    return sorted(set(indices))
 
 
 @dataclass(frozen=True)
@@ -74,11 +93,15 @@ class NoiseSchedule:
             raise ValueError(f"unknown noise schedule {kind!r}; valid: {', '.join(SCHEDULES)}")
         alphas_cumprod = np.cumprod(1.0 - SCHEDULES[kind](base_steps))
         schedule = cls(alphas_cumprod, tuple(range(base_steps)))
-        return schedule.respaced(spaced_indices(base_steps, steps)) if steps else schedule
+        return schedule.respaced(space_timesteps(base_steps, str(steps))) if steps else schedule
 
     def respaced(self, positions: list[int]) -> "NoiseSchedule":
         """The sub-chain through the given positions of this chain (increasing)."""
         return NoiseSchedule(self.base_alphas_cumprod, tuple(self.timesteps[p] for p in positions))
+
+    def base(self) -> "NoiseSchedule":
+        """The whole base chain this chain was taken from."""
+        return NoiseSchedule(self.base_alphas_cumprod, tuple(range(self.base_steps)))
 
     def __len__(self) -> int:
         return len(self.timesteps)

@@ -1,23 +1,30 @@
 """Training the conditional diffusion decoder on a frozen encoder.
 
 The encoder is given as a function ``latent_fn(x) -> y_hat`` (x in [0, 1]); this module knows
-nothing of codecs. The loss of one batch is, as in the authors' code:
+nothing of codecs. The loss of one batch, by preset (:data:`LOSS_PRESETS`):
 
-    |eps - eps_theta|  (L1; ``eps_loss="mse"`` for the paper text's squared error)
+``authors`` (the default; the authors' code)
+    |eps - eps_theta|  (L1)
   + the variational-bound term, which alone trains the learned variance (eps frozen in it)
   + rho * LPIPS(VGG)(x_0, clamp(predicted x_0))  (rho = 0.9; no (1 - rho) factor)
+``paper`` (the paper's eqs. 4-5)
+    |eps - eps_theta|^2 + rho * LPIPS(VGG)(x_0, clamp(predicted x_0)), with a fixed variance
+    (the network predicts epsilon only; DDPM then samples with beta_t).
 
-Checkpoints are written atomically every ``save_every`` steps and at the end, carry their own
-configuration (network, schedule, training, and what conditions them), and resume.
+AdamW without weight decay, as the authors train. Checkpoints are written atomically every
+``save_every`` steps and at the end, carry their own configuration (network, schedule,
+training, and what conditions them), and resume: batches and noise are functions of the step
+number, so a resumed run sees exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
@@ -30,6 +37,14 @@ CHECKPOINT_FORMAT = "rdpbench-conditional-diffusion-decoder"
 CHECKPOINT_VERSION = 1
 
 
+#: Loss presets: the epsilon loss, and whether the network learns its variance (which adds
+#: the variational-bound term to the loss).
+LOSS_PRESETS = {
+    "authors": {"eps_loss": "l1", "learn_sigma": True},
+    "paper": {"eps_loss": "mse", "learn_sigma": False},
+}
+
+
 @dataclass
 class TrainingConfig:
     steps: int = 1_500_000
@@ -40,7 +55,8 @@ class TrainingConfig:
     lr_decay_every: int = 100_000
     lr_floor: float = 2e-5
     ema_decay: float = 0.9999
-    eps_loss: str = "l1"
+    weight_decay: float = 0.0  # AdamW's default is 0.01; the authors train with 0
+    loss: str = "authors"  # a key of LOSS_PRESETS
     rho: float = 0.9
     schedule: str = "cosine"
     base_steps: int = 4000
@@ -48,6 +64,11 @@ class TrainingConfig:
     save_every: int = 1000
     log_every: int = 100
     seed: int = 0
+
+    @property
+    def eps_loss(self) -> str:
+        """"l1" or "mse", by the loss preset."""
+        return LOSS_PRESETS[self.loss]["eps_loss"]
 
 
 @dataclass
@@ -94,12 +115,19 @@ def new_state(unet_config: UNetConfig, config: TrainingConfig, device: torch.dev
     torch.manual_seed(config.seed)
     model = ConditionalUNet(unet_config).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return TrainingState(model, ema, optimizer)
 
 
+def step_seed(seed: int, step: int, stream: str) -> int:
+    """The seed of one training step's draws from one stream ("crops", "noise"): a function
+    of the run seed and the step alone, so resuming at any step continues every stream."""
+    digest = hashlib.sha256(f"{seed}:{stream}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
 def train(
-    batches: Iterator[torch.Tensor],
+    batches: Callable[[int], torch.Tensor],
     latent_fn: Callable[[torch.Tensor], torch.Tensor],
     checkpoint: Path,
     unet_config: UNetConfig,
@@ -111,7 +139,8 @@ def train(
 ) -> TrainingState:
     """Train until ``config.steps``, resuming from ``checkpoint`` when it exists.
 
-    ``batches`` yields image batches (N, 3, crop, crop) in [0, 1]; ``latent_fn`` maps them to
+    ``batches(step)`` gives the image batch (N, 3, crop, crop) in [0, 1] of a step (the same
+    for the same step, however the run was interrupted); ``latent_fn`` maps it to
     the frozen encoder's y_hat; ``condition`` (e.g. {"codec": "msh", "quality": "1"}) is
     stored in the checkpoint so a decoder knows which latents it expects.
     """
@@ -123,13 +152,13 @@ def train(
         state = load_training_state(checkpoint, device)
     else:
         state = new_state(unet_config, config, device)
-    generator = torch.Generator().manual_seed(config.seed + state.step)
     state.model.train()
     bar = tqdm(total=config.steps, initial=state.step, disable=not progress, unit="step", desc="train")
     started, running = time.perf_counter(), {}
     try:
         while state.step < config.steps:
-            images = next(batches).to(device)
+            images = batches(state.step).to(device)
+            generator = torch.Generator().manual_seed(step_seed(config.seed, state.step, "noise"))
             with torch.no_grad():
                 y_hat = latent_fn(images)
             for group in state.optimizer.param_groups:
@@ -233,15 +262,19 @@ def load_decoder(path: Path, device: str = "cpu") -> tuple[ConditionalUNet, Nois
 
 def random_crops(
     load_images: list[Callable[[], torch.Tensor]], crop: int, batch_size: int, seed: int = 0
-) -> Iterator[torch.Tensor]:
-    """Endless batches of RandomResizedCrop(crop) + horizontal flip, as float
-    (N, 3, crop, crop) in [0, 1]. ``load_images`` are functions returning uint8 (3, H, W)
-    images, called when an image is picked (so a large set is never held in memory)."""
+) -> Callable[[int], torch.Tensor]:
+    """The batch of each step: RandomResizedCrop(crop) + horizontal flip of randomly picked
+    images, as float (N, 3, crop, crop) in [0, 1], drawn from a seed of (``seed``, step) so
+    that batch k is the same whenever it is asked for. ``load_images`` are functions returning
+    uint8 (3, H, W) images, called when an image is picked (a large set is never held)."""
     from torchvision.transforms import v2
 
     transform = v2.Compose([v2.RandomResizedCrop(crop, antialias=True), v2.RandomHorizontalFlip()])
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)  # the torchvision transforms draw from the global generator
-    while True:
-        picks = torch.randint(len(load_images), (batch_size,), generator=generator).tolist()
-        yield torch.stack([transform(load_images[i]()) for i in picks]).float().div(255.0)
+
+    def batch(step: int) -> torch.Tensor:
+        with torch.random.fork_rng(devices=[]):  # the transforms draw from the global generator
+            torch.manual_seed(step_seed(seed, step, "crops"))
+            picks = torch.randint(len(load_images), (batch_size,)).tolist()
+            return torch.stack([transform(load_images[i]()) for i in picks]).float().div(255.0)
+
+    return batch

@@ -2,12 +2,17 @@
 network, 2048-d pool features) of 256x256 patches of the reconstructions against the same
 patches of the originals.
 
-Features are computed in float64 inside the network, so they do not depend on how patches are
-batched. Reference-side features depend only on the original image, the weights and the
-patch protocol; the runner caches them on disk keyed by those three.
+The network runs in float64 (torch-fidelity's own ``feature_extractor_internal_dtype="float64"``
+silently means float32 in 0.4, so rdpbench converts the network itself), so features do not
+depend on how patches are batched; torch-fidelity rounds its outputs to float32. Reference-side
+features depend on the original image, the weights, the patch protocol and the numerics (device
+type, dtype, torch-fidelity version); the runner caches them on disk keyed by all of these, so
+features computed on a CPU and on a GPU never mix.
 """
 
 from __future__ import annotations
+
+from importlib import metadata
 
 import numpy as np
 import torch
@@ -24,6 +29,7 @@ class InceptionPatchFeatures:
 
     name = "inception"
     dimensions = 2048
+    dtype = torch.float64
 
     def __init__(self, device: str = "cpu", protocol: str = "hific"):
         self.device = torch.device(device)
@@ -35,13 +41,13 @@ class InceptionPatchFeatures:
 
         file = get_weight_file(INCEPTION_FILE)
         require([file])
-        self.model = FeatureExtractorInceptionV3(
-            "inception-v3-compat",
-            ["2048"],
-            feature_extractor_weights_path=str(file.path),
-            feature_extractor_internal_dtype="float64",
-        ).to(self.device)
-        self.cache_key = f"inception-{sha256_of(file.path)[:16]}-{self.protocol}"
+        model = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(file.path))
+        model.feature_extractor_internal_dtype = self.dtype  # forward() casts its input to this
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.cache_key = (
+            f"inception-{sha256_of(file.path)[:16]}-{self.protocol}-{self.device.type}-float64"
+            f"-torch-fidelity{metadata.version('torch-fidelity')}"
+        )
 
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor) -> np.ndarray:
@@ -53,8 +59,8 @@ class InceptionPatchFeatures:
         return features.double().cpu().numpy()
 
     def describe(self) -> dict:
-        return {"extractor": self.name, "patch_protocol": self.protocol,
-                "protocol_description": PATCH_PROTOCOLS[self.protocol]}
+        return {"extractor": self.name, "network_dtype": "float64", "features_dtype": "float32",
+                "patch_protocol": self.protocol, "protocol_description": PATCH_PROTOCOLS[self.protocol]}
 
 
 @register_metric("fid")
