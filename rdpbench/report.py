@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import RdpbenchError
 from .metrics import METRICS
-from .results import atomic_write_text, collect_points, write_csv
+from .results import atomic_write_text, collect_metric_variants, collect_points, write_csv
 
 BD_METHOD = "pchip"
 NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "encode_s", "decode_s", "source", "run",
@@ -113,6 +113,21 @@ def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+def variants_section(variants: dict[str, dict[str, list[str]]]) -> list[str]:
+    """Markdown lines naming the exact variant of every metric, and any metric whose runs
+    used different variants (their numbers are not comparable)."""
+    if not variants:
+        return []
+    lines = ["## Metric variants", ""]
+    for metric, found in variants.items():
+        if len(found) == 1:
+            lines.append(f"- **{metric}**: `{next(iter(found))}`")
+        else:
+            lines.append(f"- **{metric}**: NOT COMPARABLE, the runs used {len(found)} variants:")
+            lines += [f"  - `{variant}` in {', '.join(runs)}" for variant, runs in found.items()]
+    return lines + [""]
+
+
 def write_report(folder: Path, out: Path | None = None, anchor: str = "msh") -> list[Path]:
     """report.md, report_points.csv and report_bd.csv for the results under ``folder``."""
     points = collect_points(folder)
@@ -121,7 +136,8 @@ def write_report(folder: Path, out: Path | None = None, anchor: str = "msh") -> 
     out = Path(out or folder)
     table = points_table(points)
     bd = bd_table(points, anchor)
-    markdown = [f"# Results under {folder}", "", "## Rate points", "", to_markdown(table), "",
+    markdown = [f"# Results under {folder}", "", *variants_section(collect_metric_variants(folder)),
+                "## Rate points", "", to_markdown(table), "",
                 f"## Bjontegaard deltas against {anchor} ({BD_METHOD} interpolation)", "",
                 "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
                 "metric difference at equal rate, test minus anchor, in the metric's units.", ""]

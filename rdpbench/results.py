@@ -291,6 +291,21 @@ def collect_points(folder: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_KEY)
 
 
+def collect_metric_variants(folder: Path) -> dict[str, dict[str, list[str]]]:
+    """{metric: {variant as compact JSON: [run names]}} over the readable runs under
+    ``folder``: more than one variant of a metric means its numbers are not comparable."""
+    variants: dict[str, dict[str, list[str]]] = {}
+    for run in run_folders(folder):
+        try:
+            manifest = read_manifest(run / MANIFEST)
+        except DamagedResultsError:
+            continue  # named by collect_points
+        for metric, variant in manifest.get("metric_protocol", {}).get("variants", {}).items():
+            text = json.dumps(variant, sort_keys=True)
+            variants.setdefault(metric, {}).setdefault(text, []).append(run.name)
+    return variants
+
+
 def collect_images(folder: Path) -> pd.DataFrame:
     """Per-image rows of every run under ``folder`` (column ``run`` names the run); damaged
     files are named in a DamagedResultsWarning and skipped."""

@@ -214,3 +214,37 @@ def test_inception_runs_in_float64_and_its_cache_key_names_the_numerics(metric_w
     from importlib.metadata import version
 
     assert extractor.cache_key.endswith(f"-hific-cpu-float64-torch-fidelity{version('torch-fidelity')}")
+
+
+def brute_force_paired_mmd2(x, y):
+    """Double loops over the definition: means of k over i != j, k(a, b) = (a.b / d + 1)^3."""
+    m, d = x.shape
+    k = lambda a, b: (float(a @ b) / d + 1) ** 3  # noqa: E731
+    pairs = [(i, j) for i in range(m) for j in range(m) if i != j]
+    mean = lambda f: sum(f(i, j) for i, j in pairs) / len(pairs)  # noqa: E731
+    return mean(lambda i, j: k(x[i], x[j])) + mean(lambda i, j: k(y[i], y[j])) - 2 * mean(lambda i, j: k(x[i], y[j]))
+
+
+def test_paired_kid_is_the_off_diagonal_mmd_and_zero_for_identical_sets():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 6))
+    y = x + rng.normal(scale=0.3, size=x.shape)
+    paired, standard = get_metric("kid_paired"), get_metric("kid")
+    assert paired.score_sets(x, y) == pytest.approx(brute_force_paired_mmd2(x, y), rel=1e-10)
+    assert paired.score_sets(x, x) == pytest.approx(0.0, abs=1e-12)
+    assert standard.score_sets(x, x) < 0  # matched pairs pull the usual estimate below zero
+
+
+def test_kid_uses_subsets_of_1000_above_1000_patches(monkeypatch):
+    from torch_fidelity import metric_kid
+
+    from rdpbench.metrics.fid import kid_subsets
+
+    assert kid_subsets(192) == (1, 192) and kid_subsets(1000) == (1, 1000) and kid_subsets(4000) == (100, 1000)
+    calls = []
+    real = metric_kid.kernel_mmd
+    monkeypatch.setattr(metric_kid, "kernel_mmd", lambda a, b, **kw: calls.append(len(a)) or real(a, b, **kw))
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(1100, 4))
+    get_metric("kid").score_sets(features, features + 0.1)
+    assert calls == [1000] * 100

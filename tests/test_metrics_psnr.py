@@ -21,9 +21,13 @@ def test_psnr_averages_squared_error_over_all_channels():
     assert get_metric("psnr").score(reference, reconstruction) == pytest.approx(expected)
 
 
-def test_psnr_of_identical_images_is_infinite():
+def test_psnr_of_identical_images_is_pyiqas_80_db_and_near_lossless_is_capped():
     image = torch.randint(0, 256, (3, 5, 7), dtype=torch.uint8)
-    assert get_metric("psnr").score(image, image.clone()) == math.inf
+    assert get_metric("psnr").score(image, image.clone()) == 80.0
+    large = torch.zeros((3, 1000, 1000), dtype=torch.uint8)
+    one_off = large.clone()
+    one_off[0, 0, 0] = 1  # MSE 1/3e6: 10 log10(255^2 * 3e6) = 112.9 dB, above the cap
+    assert get_metric("psnr").score(large, one_off) == 80.0
 
 
 def test_metric_list_accepts_all_and_rejects_unknown_names_listing_valid_ones():

@@ -81,3 +81,31 @@ def test_missing_weights_are_all_named_and_nothing_is_written(large_images, tmp_
 def test_fid_on_images_too_small_for_patches_is_refused(image_folder, tmp_path, metric_weights):
     with pytest.raises(RdpbenchError, match="at least 2 patches"):
         run(image_folder, tmp_path / "out", metrics="fid")
+
+
+def test_run_json_and_report_name_each_metrics_exact_variant(image_folder, tmp_path, metric_weights):
+    from rdpbench.report import write_report
+
+    settings = RunSettings(codec="jpeg", points=["10", "50"], dataset=str(image_folder), out=tmp_path,
+                           metrics="psnr,lpips,gmsd")
+    folder = Run(settings).execute(progress=False)
+    variants = json.loads((folder / "run.json").read_text())["metric_protocol"]["variants"]
+    assert variants["psnr"]["cap_db"] == 80.0
+    assert (variants["lpips"]["net"], variants["lpips"]["version"]) == ("alex", "0.1")
+    assert variants["gmsd"]["options"] == {"type": "GMSD", "test_y_channel": True}
+    report = write_report(tmp_path, anchor="jpeg")[0].read_text()
+    assert "- **gmsd**: `{\"implementation\": \"pyiqa" in report
+
+
+def test_report_flags_a_metric_whose_runs_used_different_variants(tmp_path):
+    from results_factory import make_results
+
+    from rdpbench.report import write_report
+
+    results = make_results(tmp_path)
+    for run, cap in (("msh-kodak", 80.0), ("jpeg-kodak", 100.0)):
+        manifest = json.loads((results / run / "run.json").read_text())
+        manifest["metric_protocol"] = {"variants": {"psnr": {"cap_db": cap}}}
+        (results / run / "run.json").write_text(json.dumps(manifest))
+    report = write_report(results)[0].read_text()
+    assert "**psnr**: NOT COMPARABLE, the runs used 2 variants" in report

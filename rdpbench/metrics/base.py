@@ -48,6 +48,11 @@ class Metric(ABC):
         MissingWeightsError naming every absent file."""
         require(self.weight_files())
 
+    def variant(self) -> dict:
+        """Exactly which version of the metric this is (implementation, network, options),
+        for the run manifest and the report: numbers of two variants are not comparable."""
+        return {"description": self.description}
+
     def check_size(self, image_name: str, height: int, width: int) -> None:
         """Raise ImageError naming the image when it is too small for this metric."""
         if height < self.min_size[0] or width < self.min_size[1]:

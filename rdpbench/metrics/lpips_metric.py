@@ -21,6 +21,12 @@ class LPIPS(ImageMetric):
     weight_names = ["alexnet-owt-7be5be79.pth", "alex.pth"]
     min_size = (31, 31)  # AlexNet's strided first layers
 
+    def variant(self) -> dict:
+        from importlib.metadata import version
+
+        return {"implementation": f"lpips {version('lpips')}", "net": "alex", "version": "0.1",
+                "inputs": "[-1, 1]"}
+
     def prepare(self) -> None:
         super().prepare()
         import lpips

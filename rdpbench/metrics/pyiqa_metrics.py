@@ -25,6 +25,17 @@ class PyiqaMetric(ImageMetric):
     #: Weight file passed to pyiqa as ``pretrained_model_path`` (None: pyiqa needs none).
     checkpoint: ClassVar[str | None] = None
 
+    def variant(self) -> dict:
+        from importlib.metadata import version
+
+        from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+        described = {"implementation": f"pyiqa {version('pyiqa')}", "pyiqa_name": self.pyiqa_name,
+                     "options": DEFAULT_CONFIGS[self.pyiqa_name]["metric_opts"]}
+        if self.checkpoint:
+            described["weights"] = self.checkpoint
+        return described
+
     def prepare(self) -> None:
         super().prepare()
         import pyiqa

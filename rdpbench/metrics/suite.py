@@ -10,7 +10,7 @@ import torch
 from ..cache import cache_root, load_array, save_array
 from ..errors import ImageError, RdpbenchError
 from .base import DistributionMetric, ImageMetric, get_metric
-from .fid import InceptionPatchFeatures
+from .fid import InceptionPatchFeatures, kid_subsets
 from .patches import patch_corners
 
 #: Below this many patches per set, patch FID's 2048 x 2048 covariance is rank-deficient.
@@ -107,9 +107,12 @@ class MetricSuite:
 
     def describe(self, n_patches: int) -> dict:
         """What a manifest records of the metrics: protocol, patch count and caveats."""
-        described = {"per_image": self.image_metric_names, "per_point": self.distribution_metric_names}
+        described = {"per_image": self.image_metric_names, "per_point": self.distribution_metric_names,
+                     "variants": {m.name: m.variant() for m in self.image_metrics + self.distribution_metrics}}
         if self.extractor:
             described["patches"] = {**self.extractor.describe(), "n_patches": n_patches}
+            subsets, size = kid_subsets(n_patches)
+            described["patches"]["kid_subsets"] = {"subsets": subsets, "patches_per_subset": size}
             if n_patches < FID_FEATURE_DIMENSIONS:
                 described["patches"]["warning"] = (
                     f"{n_patches} patches < {FID_FEATURE_DIMENSIONS} feature dimensions: the "
