@@ -37,8 +37,8 @@ def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
     per_image = ["dbcnn", "gmsd", "lpips", "musiq", "niqe", "nlpd", "psnr"]
     assert list(images.columns[8:-2]) == per_image
     assert images[per_image].notna().all().all()
-    assert list(points.columns[-2:]) == ["fid", "kid"]
-    assert points[["fid", "kid"]].notna().all().all()
+    assert list(points.columns[-3:]) == ["fid", "kid", "kid_paired"]
+    assert points[["fid", "kid", "kid_paired"]].notna().all().all()
     manifest = json.loads((folder / "run.json").read_text())
     patches = manifest["metric_protocol"]["patches"]
     assert patches["patch_protocol"] == "hific" and patches["n_patches"] == 3
