@@ -90,7 +90,7 @@ def pyiqa_weight_file(url: str, used_by: str, sha256: str | None = None) -> Weig
 
 def _metric_files() -> list[WeightFile]:
     """Files of the metrics, with URLs read from the packages that load them."""
-    from pyiqa.archs import dbcnn_arch, musiq_arch, niqe_arch
+    from pyiqa.archs import dbcnn_arch, inception, musiq_arch, niqe_arch
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
     from torchvision.models import AlexNet_Weights, VGG16_Weights
 
@@ -106,6 +106,7 @@ def _metric_files() -> list[WeightFile]:
             sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", size_mb=0.007, package="lpips",
         ),
         WeightFile(URL_INCEPTION_V3.rsplit("/", 1)[1], URL_INCEPTION_V3, "checkpoints", "fid, kid"),
+        pyiqa_weight_file(inception.FID_WEIGHTS_URL, "fid, kid with --patches paper"),
         pyiqa_weight_file(niqe_arch.default_model_urls["niqe"], "niqe"),
         pyiqa_weight_file(musiq_arch.default_model_urls["koniq10k"], "musiq"),
         pyiqa_weight_file(dbcnn_arch.default_model_urls["koniq"], "dbcnn"),

@@ -94,6 +94,10 @@ def build_metric_weights(home: Path) -> None:
     with mock.patch.object(torch.nn.Module, "load_state_dict"), mock.patch("torch.load", return_value={}):
         inception = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], "unused")
     torch.save(_kaiming(inception).state_dict(), place("weights-inception-2015-12-05-6726825d.pth"))
+    with mock.patch("pyiqa.archs.inception.load_pretrained_network"):
+        from pyiqa.archs.inception import fid_inception_v3
+
+        torch.save(_kaiming(fid_inception_v3()).state_dict(), place("pt_inception-2015-12-05-6726825d.pth"))
     torch.save(MUSIQ(pretrained=False).state_dict(), place("musiq_koniq_ckpt-e95806b9.pth"))
     torch.save(SCNN().state_dict(), place("DBCNN_scnn-7ea73d75.pth"))
     with mock.patch.dict("os.environ", {"TORCH_HOME": str(home)}):

@@ -7,7 +7,7 @@ from scipy import ndimage
 
 from rdpbench.errors import ImageError, MissingWeightsError
 from rdpbench.metrics import get_metric
-from rdpbench.metrics.fid import InceptionPatchFeatures
+from rdpbench.metrics.features import TorchFidelityInception, patch_features
 from rdpbench.metrics.patches import extract_patches, patch_corners
 
 from conftest import make_photo
@@ -137,7 +137,7 @@ def test_no_reference_score_ignores_the_reference(metric_weights):
 
 
 def test_inception_features_do_not_depend_on_batching(metric_weights):
-    extractor = InceptionPatchFeatures()
+    extractor = TorchFidelityInception()
     extractor.prepare()
     image = photo(512, 512)
     together = extractor(image)
@@ -150,7 +150,7 @@ def test_inception_features_do_not_depend_on_batching(metric_weights):
 
 
 def test_fid_and_kid_of_identical_sets_are_near_zero_and_order_free(metric_weights):
-    extractor = InceptionPatchFeatures()
+    extractor = TorchFidelityInception()
     extractor.prepare()
     features = [extractor(photo(256, 512, seed=s)) for s in range(6)]
     reference = np.concatenate(features)
@@ -172,10 +172,13 @@ def test_fid_of_gaussian_sets_matches_the_closed_form():
 
 def test_missing_metric_weights_name_every_file(torch_home):
     for name, file_name in [("lpips", "alexnet-owt-7be5be79.pth"), ("musiq", "musiq_koniq_ckpt"),
-                            ("dbcnn", "vgg16-397923af.pth"), ("niqe", "niqe_modelparameters.mat"),
-                            ("fid", "weights-inception-2015-12-05-6726825d.pth")]:
+                            ("dbcnn", "vgg16-397923af.pth"), ("niqe", "niqe_modelparameters.mat")]:
         with pytest.raises(MissingWeightsError, match=file_name):
             prepared(name)
+    for protocol, file_name in [("hific", "weights-inception-2015-12-05-6726825d.pth"),
+                                ("paper", "pt_inception-2015-12-05-6726825d.pth")]:
+        with pytest.raises(MissingWeightsError, match=file_name):
+            patch_features("cpu", protocol).prepare()
 
 
 @pytest.mark.parametrize("name, side", [("gmsd", 4), ("lpips", 31), ("dbcnn", 16), ("niqe", 96)])
@@ -203,7 +206,7 @@ def test_metric_lists_expand_all_anywhere_and_count_each_name_once():
 
 
 def test_inception_runs_in_float64_and_its_cache_key_names_the_numerics(metric_weights):
-    extractor = InceptionPatchFeatures("cpu", "hific")
+    extractor = TorchFidelityInception("cpu", "hific")
     extractor.prepare()
     assert {p.dtype for p in extractor.model.parameters()} == {torch.float64}
     seen = []
@@ -248,3 +251,12 @@ def test_kid_uses_subsets_of_1000_above_1000_patches(monkeypatch):
     features = rng.normal(size=(1100, 4))
     get_metric("kid").score_sets(features, features + 0.1)
     assert calls == [1000] * 100
+
+
+def test_paper_protocol_transposes_portrait_images_and_keeps_the_unshifted_grid():
+    portrait = photo(768, 512)
+    patches = extract_patches(portrait, "paper")
+    assert len(patches) == 6 and len(patch_corners(768, 512, "paper")) == 6
+    landscape = portrait.transpose(1, 2)  # swapping height and width, not a rotation
+    assert torch.equal(patches[1], landscape[:, 0:256, 256:512])
+    assert torch.equal(extract_patches(landscape, "paper"), extract_patches(landscape, "grid"))

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -109,3 +110,46 @@ def test_report_flags_a_metric_whose_runs_used_different_variants(tmp_path):
         (results / run / "run.json").write_text(json.dumps(manifest))
     report = write_report(results)[0].read_text()
     assert "**psnr**: NOT COMPARABLE, the runs used 2 variants" in report
+
+
+def test_paper_protocol_fid_equals_pyiqas_folder_fid_on_the_authors_patches(tmp_path, metric_weights):
+    """The seed paper's FID: portrait images transposed (not rotated), the unshifted 256 grid,
+    patches written as PNG folders and scored by pyiqa's FID. rdpbench computes the same in
+    memory; the patches here are cut independently, as the authors' script cuts them."""
+    import torch
+    from pyiqa.archs.fid_arch import FID
+
+    originals, decoded = tmp_path / "originals", tmp_path / "decoded"
+    originals.mkdir()
+    decoded.mkdir()
+    rng = np.random.default_rng(3)
+    for index, (height, width) in enumerate([(256, 512), (512, 256), (300, 300)]):
+        pixels = make_photo(height, width, seed=index)
+        noisy = np.clip(pixels + rng.normal(0, 12, pixels.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(originals / f"im{index}.png")
+        Image.fromarray(noisy).save(decoded / f"im{index}.png")
+
+    settings = RunSettings(codec=f"folder:{decoded}", dataset=str(originals), out=tmp_path / "out",
+                           metrics="fid", patch_protocol="paper")
+    folder = Run(settings).execute(progress=False)
+    ours = pd.read_csv(folder / "points.csv").fid.item()
+    manifest = json.loads((folder / "run.json").read_text())
+    assert manifest["metric_protocol"]["patches"]["n_patches"] == 2 + 2 + 1
+
+    patch_folders = {}
+    for source in (originals, decoded):
+        target = tmp_path / f"{source.name}_patches"
+        target.mkdir()
+        count = 0
+        for path in sorted(source.glob("*.png")):
+            image = np.asarray(Image.open(path))
+            if image.shape[0] > image.shape[1]:
+                image = image.transpose(1, 0, 2)  # the authors' permute(0, 1, 3, 2)
+            for top in range(0, image.shape[0] - 255, 256):
+                for left in range(0, image.shape[1] - 255, 256):
+                    Image.fromarray(image[top:top + 256, left:left + 256]).save(target / f"{count}.png")
+                    count += 1
+        patch_folders[source.name] = target
+    reference = FID()(str(patch_folders["decoded"]), str(patch_folders["originals"]),
+                      device=torch.device("cpu"), num_workers=0, verbose=False)
+    assert ours == pytest.approx(max(float(reference), 0.0), rel=1e-6)

@@ -74,13 +74,14 @@ class DistributionMetric(Metric):
     """A metric of a set of reconstructions against the set of originals (FID, KID).
 
     Both sets are described by per-image features (Inception features of 256x256 patches,
-    shared by every distribution metric of a run); the metric turns the two feature sets
-    into one number per rate point.
+    shared by every distribution metric of a run, whose extractor declares the weight file);
+    the metric turns the two feature sets into one number per rate point.
     """
 
     @abstractmethod
-    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
-        """Compare (N, D) reference features with (M, D) reconstruction features."""
+    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray, extractor=None) -> float:
+        """Compare (N, D) reference features with (M, D) reconstruction features, made by
+        ``extractor`` (a :class:`~rdpbench.metrics.features.PatchFeatures`)."""
 
 
 def list_metrics() -> list[str]:

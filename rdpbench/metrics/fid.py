@@ -1,14 +1,5 @@
-"""Patch FID and KID: Inception-v3 features (torch-fidelity's port of the TF-slim 2015
-network, 2048-d pool features) of 256x256 patches of the reconstructions against the same
-patches of the originals.
-
-The network runs in float64 (torch-fidelity's own ``feature_extractor_internal_dtype="float64"``
-silently means float32 in 0.4, so rdpbench converts the network itself), so features do not
-depend on how patches are batched; torch-fidelity rounds its outputs to float32. Reference-side
-features depend on the original image, the weights, the patch protocol and the numerics (device
-type, dtype, torch-fidelity version); the runner caches them on disk keyed by all of these, so
-features computed on a CPU and on a GPU never mix.
-"""
+"""Patch FID and KID: distances between the Inception features (``rdpbench.metrics.features``)
+of the 256x256 patches of the reconstructions and of the same patches of the originals."""
 
 from __future__ import annotations
 
@@ -17,74 +8,26 @@ from importlib import metadata
 import numpy as np
 import torch
 
-from ..weights import get_weight_file, require, sha256_of
 from .base import DISTRIBUTION, DistributionMetric, register_metric
-from .patches import PATCH_PROTOCOLS, check_protocol, extract_patches
-
-INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-
-
-class InceptionPatchFeatures:
-    """Inception-v3 pool features of an image's 256x256 patches, (N, 2048) float64."""
-
-    name = "inception"
-    dimensions = 2048
-    dtype = torch.float64
-
-    def __init__(self, device: str = "cpu", protocol: str = "hific"):
-        self.device = torch.device(device)
-        self.protocol = check_protocol(protocol)
-        self.model = None
-
-    def prepare(self) -> None:
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-        file = get_weight_file(INCEPTION_FILE)
-        require([file])
-        model = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(file.path))
-        model.feature_extractor_internal_dtype = self.dtype  # forward() casts its input to this
-        self.model = model.to(device=self.device, dtype=self.dtype)
-        self.cache_key = (
-            f"inception-{sha256_of(file.path)[:16]}-{self.protocol}-{self.device.type}-float64"
-            f"-torch-fidelity{metadata.version('torch-fidelity')}"
-        )
-
-    @torch.inference_mode()
-    def __call__(self, image: torch.Tensor) -> np.ndarray:
-        """Features of the patches of one uint8 (3, H, W) image."""
-        patches = extract_patches(image, self.protocol)
-        if len(patches) == 0:
-            return np.zeros((0, self.dimensions))
-        [features] = self.model(patches.to(self.device))
-        return features.double().cpu().numpy()
-
-    def describe(self) -> dict:
-        return {"extractor": self.name, "network_dtype": "float64", "features_dtype": "float32",
-                "patch_protocol": self.protocol, "protocol_description": PATCH_PROTOCOLS[self.protocol]}
+from .features import PatchFeatures, TorchFidelityInception
 
 
 @register_metric("fid")
 class PatchFID(DistributionMetric):
-    """Frechet Inception distance over 256x256 patches (clamped at 0)."""
+    """Frechet Inception distance over 256x256 patches (clamped at 0), by the formula of the
+    feature extractor's package (torch-fidelity; pyiqa under the ``paper`` protocol)."""
 
     name = "fid"
     kind = DISTRIBUTION
     higher_is_better = False
     description = "Frechet Inception distance on 256x256 patches"
-    weight_names = [INCEPTION_FILE]
 
     def variant(self) -> dict:
-        return {"implementation": f"torch-fidelity {metadata.version('torch-fidelity')}",
-                "features": "inception-v3-compat pool3 (2048), float64 network", "clamped_at": 0.0}
+        return {"formula": "the feature extractor's package's", "clamped_at": 0.0}
 
-    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
-        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-
-        statistics = [
-            fid_features_to_statistics(torch.from_numpy(features))
-            for features in (reference, reconstruction)
-        ]
-        value = fid_statistics_to_metric(*statistics, verbose=False)["frechet_inception_distance"]
+    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray,
+                   extractor: PatchFeatures | type[PatchFeatures] = TorchFidelityInception) -> float:
+        value = extractor.frechet_distance(reference, reconstruction)
         # identical sets come out as a tiny negative number through the eigenvalues
         return max(float(value), 0.0)
 
@@ -116,7 +59,6 @@ class PatchKID(DistributionMetric):
     kind = DISTRIBUTION
     higher_is_better = False
     description = "kernel Inception distance on 256x256 patches (torch-fidelity)"
-    weight_names = [INCEPTION_FILE]
 
     def variant(self) -> dict:
         return {"implementation": f"torch-fidelity {metadata.version('torch-fidelity')}",
@@ -124,7 +66,7 @@ class PatchKID(DistributionMetric):
                 "subsets": f"all patches up to {KID_SUBSET_SIZE}, else {KID_SUBSETS} subsets of "
                            f"{KID_SUBSET_SIZE} (seed {KID_SEED})"}
 
-    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray, extractor=None) -> float:
         from torch_fidelity.metric_kid import kid_features_to_metric
 
         subsets, size = kid_subsets(min(len(reference), len(reconstruction)))
@@ -145,7 +87,6 @@ class PairedPatchKID(DistributionMetric):
     kind = DISTRIBUTION
     higher_is_better = False
     description = "kernel Inception distance, unbiased for paired patches"
-    weight_names = [INCEPTION_FILE]
 
     def variant(self) -> dict:
         return {"implementation": "rdpbench", "kernel": "(x.y / d + 1)^3",
@@ -153,7 +94,7 @@ class PairedPatchKID(DistributionMetric):
                 "subsets": f"all patches up to {KID_SUBSET_SIZE}, else {KID_SUBSETS} subsets of "
                            f"{KID_SUBSET_SIZE} (seed {KID_SEED}), pairs kept together"}
 
-    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray, extractor=None) -> float:
         if len(reference) != len(reconstruction):
             raise ValueError(f"kid_paired needs paired sets; got {len(reference)} and {len(reconstruction)} patches")
         subsets, size = kid_subsets(len(reference))

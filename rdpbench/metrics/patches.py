@@ -5,6 +5,10 @@ Protocols:
              both directions; partial patches are dropped (Mentzer et al. 2020, also used by
              Yang & Mandt). A 768x512 Kodak image gives 6 + 2 = 8 patches.
   ``grid``   the unshifted grid only (6 patches of a Kodak image).
+  ``paper``  the seed paper's own: portrait images are turned landscape by swapping height
+             and width (a transpose, as the authors' metric script permutes the axes; images
+             are coded in their own orientation first), then the unshifted grid (144 Kodak
+             patches), with pyiqa's clean-fid Inception features and pyiqa's FID.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ PATCH_SIZE = 256
 PATCH_PROTOCOLS = {
     "hific": "256x256 grid plus the grid shifted by 128 in both directions, partial patches dropped",
     "grid": "256x256 grid only, partial patches dropped",
+    "paper": "portrait images transposed to landscape, then the 256x256 grid only, partial patches "
+             "dropped; pyiqa's Inception with clean-fid resizing, pyiqa's FID",
 }
 
 
@@ -26,9 +32,20 @@ def check_protocol(protocol: str) -> str:
     return protocol
 
 
+def oriented(image: torch.Tensor, protocol: str) -> torch.Tensor:
+    """The image as the protocol cuts it: under ``paper``, portrait images transposed."""
+    if protocol == "paper" and image.shape[1] > image.shape[2]:
+        return image.transpose(1, 2)
+    return image
+
+
 def patch_corners(height: int, width: int, protocol: str = "hific") -> list[tuple[int, int]]:
-    """(top, left) of every patch of an H x W image, grid first, then the shifted grid."""
-    offsets = [0, PATCH_SIZE // 2] if check_protocol(protocol) == "hific" else [0]
+    """(top, left) of every patch of an H x W image, grid first, then the shifted grid; under
+    ``paper`` the corners are those of the transposed image when H > W."""
+    protocol = check_protocol(protocol)
+    if protocol == "paper" and height > width:
+        height, width = width, height
+    offsets = [0, PATCH_SIZE // 2] if protocol == "hific" else [0]
     corners = []
     for offset in offsets:
         for top in range(offset, height - PATCH_SIZE + 1, PATCH_SIZE):
@@ -39,6 +56,7 @@ def patch_corners(height: int, width: int, protocol: str = "hific") -> list[tupl
 
 def extract_patches(image: torch.Tensor, protocol: str = "hific") -> torch.Tensor:
     """uint8 (3, H, W) -> uint8 (N, 3, 256, 256) patches (N may be 0 for small images)."""
+    image = oriented(image, check_protocol(protocol))
     corners = patch_corners(image.shape[1], image.shape[2], protocol)
     if not corners:
         return image.new_empty((0, 3, PATCH_SIZE, PATCH_SIZE))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,12 @@ import torch
 from ..cache import cache_root, load_array, save_array
 from ..errors import ImageError, RdpbenchError
 from .base import DistributionMetric, ImageMetric, get_metric
-from .fid import InceptionPatchFeatures, kid_subsets
+from .features import PatchFeatures, patch_features
+from .fid import kid_subsets
 from .patches import patch_corners
 
 #: Below this many patches per set, patch FID's 2048 x 2048 covariance is rank-deficient.
-FID_FEATURE_DIMENSIONS = InceptionPatchFeatures.dimensions
+FID_FEATURE_DIMENSIONS = PatchFeatures.dimensions
 
 
 class MetricSuite:
@@ -31,7 +33,7 @@ class MetricSuite:
         self.image_metrics = [m for m in metrics if isinstance(m, ImageMetric)]
         self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.extractor = (
-            InceptionPatchFeatures(device, patch_protocol) if self.distribution_metrics else None
+            patch_features(device, patch_protocol) if self.distribution_metrics else None
         )
         self.reference_computed = 0  # how many reference feature sets were not in the cache
 
@@ -45,8 +47,10 @@ class MetricSuite:
 
     def weight_files(self) -> list:
         files = {}
-        for metric in self.image_metrics + self.distribution_metrics:
+        for metric in self.image_metrics:
             files.update((f.file_name, f) for f in metric.weight_files())
+        if self.extractor:
+            files[self.extractor.weight_file.file_name] = self.extractor.weight_file
         return list(files.values())
 
     def check_sizes(self, sizes: dict[str, tuple[int, int]]) -> int:
@@ -103,12 +107,17 @@ class MetricSuite:
     def score_point(self, reference: list[np.ndarray], reconstruction: list[np.ndarray]) -> dict:
         """{metric name: value} of every distribution metric for one rate point."""
         reference_set, reconstruction_set = np.concatenate(reference), np.concatenate(reconstruction)
-        return {m.name: m.score_sets(reference_set, reconstruction_set) for m in self.distribution_metrics}
+        return {m.name: m.score_sets(reference_set, reconstruction_set, self.extractor)
+                for m in self.distribution_metrics}
 
     def describe(self, n_patches: int) -> dict:
         """What a manifest records of the metrics: protocol, patch count and caveats."""
         described = {"per_image": self.image_metric_names, "per_point": self.distribution_metric_names,
-                     "variants": {m.name: m.variant() for m in self.image_metrics + self.distribution_metrics}}
+                     "variants": {m.name: m.variant() for m in self.image_metrics}}
+        for metric in self.distribution_metrics:
+            described["variants"][metric.name] = {
+                **metric.variant(), "features": f"{self.extractor.name} ({self.extractor.package} "
+                f"{metadata.version(self.extractor.package)}), protocol {self.extractor.protocol}"}
         if self.extractor:
             described["patches"] = {**self.extractor.describe(), "n_patches": n_patches}
             subsets, size = kid_subsets(n_patches)

@@ -1,0 +1,146 @@
+"""Inception-v3 features of 256x256 patches, the input of patch FID and KID.
+
+Two extractors, chosen by the patch protocol (``rdpbench.metrics.patches``):
+
+``torch-fidelity`` (protocols ``hific``, ``grid``): torch-fidelity's port of the TF-slim 2015
+    network, 2048-d pool features. The network runs in float64 (torch-fidelity's own
+    ``feature_extractor_internal_dtype="float64"`` silently means float32 in 0.4, so rdpbench
+    converts the network itself), so features do not depend on how patches are batched;
+    torch-fidelity rounds its outputs to float32.
+``pyiqa-clean`` (protocol ``paper``): what the seed paper ran, pyiqa's FID network (the
+    pytorch-fid port, ``pt_inception-2015-12-05``) in float32, each patch resized to 299x299
+    channel by channel with Pillow's bicubic filter on float data (clean-fid), computed in
+    memory instead of through folders of PNG files; its FID is pyiqa's own formula.
+
+Reference-side features depend on the original image, the weights, the protocol and the
+numerics (device type, dtype, package version): ``cache_key`` names all of these, so the
+features of a CPU and of a GPU never mix in the reference cache.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..weights import WeightFile, get_weight_file, require, sha256_of
+from .patches import PATCH_PROTOCOLS, check_protocol, extract_patches
+
+TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
+PYIQA_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+class PatchFeatures:
+    """Features (N, 2048) of the N patches of an image under one patch protocol."""
+
+    name: str
+    dimensions = 2048
+    weight_file_name: str
+
+    def __init__(self, device: str = "cpu", protocol: str = "hific"):
+        self.device = torch.device(device)
+        self.protocol = check_protocol(protocol)
+        self.model = None
+
+    @property
+    def weight_file(self) -> WeightFile:
+        return get_weight_file(self.weight_file_name)
+
+    def prepare(self) -> None:
+        require([self.weight_file])
+        self.model = self._build()
+        self.cache_key = (
+            f"{self.name}-{sha256_of(self.weight_file.path)[:16]}-{self.protocol}-{self.device.type}"
+            f"-{self.network_dtype}-{self.package}{metadata.version(self.package)}"
+        )
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor) -> np.ndarray:
+        """Features of the patches of one uint8 (3, H, W) image, as float64."""
+        patches = extract_patches(image, self.protocol)
+        if len(patches) == 0:
+            return np.zeros((0, self.dimensions))
+        return self._features(patches).double().cpu().numpy()
+
+    @staticmethod
+    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+        """FID of two feature sets, by the formula of this extractor's package."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"extractor": self.name, "network_dtype": self.network_dtype, "features_dtype": "float32",
+                "patch_protocol": self.protocol, "protocol_description": PATCH_PROTOCOLS[self.protocol]}
+
+
+class TorchFidelityInception(PatchFeatures):
+    name, package, network_dtype = "inception", "torch-fidelity", "float64"
+    weight_file_name = TORCH_FIDELITY_FILE
+
+    def _build(self) -> torch.nn.Module:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        model = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(self.weight_file.path)
+        )
+        model.feature_extractor_internal_dtype = torch.float64  # forward() casts its input to this
+        return model.to(device=self.device, dtype=torch.float64)
+
+    def _features(self, patches: torch.Tensor) -> torch.Tensor:
+        [features] = self.model(patches.to(self.device))
+        return features
+
+    @staticmethod
+    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+        statistics = [fid_features_to_statistics(torch.from_numpy(f)) for f in (reference, reconstruction)]
+        return fid_statistics_to_metric(*statistics, verbose=False)["frechet_inception_distance"]
+
+
+class PyiqaCleanInception(PatchFeatures):
+    name, package, network_dtype = "pyiqa-clean-inception", "pyiqa", "float32"
+    weight_file_name = PYIQA_FID_FILE
+    input_size = (299, 299)
+
+    def _build(self) -> torch.nn.Module:
+        import pyiqa.utils.download_util
+        from pyiqa.archs.inception import InceptionV3
+
+        # pyiqa loads the FID network's weights from its cache folder, fixed at import time
+        pyiqa.utils.download_util.DEFAULT_CACHE_DIR = str(Path(torch.hub.get_dir()) / "pyiqa")
+        return InceptionV3(output_blocks=[InceptionV3.BLOCK_INDEX_BY_DIM[self.dimensions]]).eval().to(self.device)
+
+    def _features(self, patches: torch.Tensor) -> torch.Tensor:
+        resized = torch.stack([self._clean_resize(patch) for patch in patches.numpy()])
+        [features] = self.model(((resized - 128) / 128).to(self.device), False, False)
+        return features.reshape(len(patches), -1)
+
+    def _clean_resize(self, patch: np.ndarray) -> torch.Tensor:
+        """clean-fid's resize: each channel as float32, Pillow bicubic to 299x299, clipped."""
+        from PIL import Image
+
+        channels = [
+            np.asarray(Image.fromarray(channel.astype(np.float32)).resize(self.input_size, Image.BICUBIC))
+            for channel in patch
+        ]
+        return torch.from_numpy(np.stack(channels).clip(0, 255).astype(np.float32))
+
+    @staticmethod
+    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+        from pyiqa.archs.fid_arch import frechet_distance
+
+        # pyiqa keeps its features in float32: the means come out exactly as in its folder FID
+        first, second = reference.astype(np.float32), reconstruction.astype(np.float32)
+        return float(frechet_distance(first.mean(0), np.cov(first, rowvar=False),
+                                      second.mean(0), np.cov(second, rowvar=False)))
+
+
+#: The feature extractor of each patch protocol.
+EXTRACTORS = {"hific": TorchFidelityInception, "grid": TorchFidelityInception, "paper": PyiqaCleanInception}
+
+
+def patch_features(device: str = "cpu", protocol: str = "hific") -> PatchFeatures:
+    """The feature extractor for ``protocol`` (not yet loaded: call ``prepare``)."""
+    return EXTRACTORS[check_protocol(protocol)](device, protocol)
