@@ -37,13 +37,15 @@ MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s", "--checkpoint")
 
 def expand_multi_value_options(args: list[str]) -> list[str]:
     """Rewrite ``--quality 10 50`` as ``--quality 10 --quality 50`` (and ``10,50`` alike).
-    A sampler's section counts stay together: ``ddpm10,10,10,ddim10`` is two samplers."""
-    expanded, current = [], None
+    A sampler's section counts stay together: ``ddpm10,10,10,ddim10`` is two samplers.
+    Raises ValueError for a flag given no value."""
+    expanded, current, given = [], None, False
     for arg in args:
         if arg in MULTI_VALUE_OPTIONS:
-            current = arg
+            _check_given(current, given)
+            current, given = arg, False
             continue
-        if current and not arg.startswith("-"):
+        if current and (not arg.startswith("-") or _is_number(arg)):
             values: list[str] = []
             for value in filter(None, arg.split(",")):
                 if current in ("--sampler", "-s") and value.isdigit() and values:
@@ -52,17 +54,38 @@ def expand_multi_value_options(args: list[str]) -> list[str]:
                     values.append(value)
             for value in values:
                 expanded += [current, value]
+            given = given or bool(values)
             continue
+        _check_given(current, given)
         current = None
         expanded.append(arg)
+    _check_given(current, given)
     return expanded
+
+
+def _check_given(option: str | None, given: bool) -> None:
+    if option and not given:
+        raise ValueError(f"{option} needs at least one value")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def main() -> None:
     """Console entry point."""
     # compressai's import-time use of torch.jit.script warns on recent torch; not ours to fix.
     warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
-    app(args=expand_multi_value_options(sys.argv[1:]), prog_name="rdpbench")
+    try:
+        args = expand_multi_value_options(sys.argv[1:])
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(2) from None
+    app(args=args, prog_name="rdpbench")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -123,7 +146,8 @@ def run(
         Optional[str],
         typer.Option(
             help="Patch protocol of FID/KID: 'hific' (256x256 grid plus the grid shifted by 128; "
-            "the default) or 'grid' (unshifted grid only)."
+            "the default), 'grid' (unshifted grid only) or 'paper' (the seed paper's: portraits "
+            "transposed, unshifted grid, pyiqa's clean-fid Inception and FID)."
         ),
     ] = None,
     checkpoint: Annotated[
@@ -226,21 +250,27 @@ def plot(
     from .plots import plot_distortion_perception, plot_rd_grid, save_figure
     from .results import collect_points
 
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
     with _results_warnings_printed():
         points = collect_points(folder)
     if points.empty:
-        _fail(f"no readable results under {folder}")
+        _fail(f"no readable results under {folder} (a run writes points.csv when it completes)")
     reference = published_beside(points) if published else None
     stem = out or folder / "fig3"
     figure, notes = plot_rd_grid(points, reference)
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    written = save_figure(figure, stem)
-    if distortion in points and perception in points and points[[distortion, perception]].notna().any().all():
-        dp_stem = stem.with_name(stem.name + "-dp")
-        written += save_figure(plot_distortion_perception(points, distortion, perception), dp_stem)
-    else:
-        typer.echo(f"note: no {distortion} and {perception} in the results; no distortion-perception view", err=True)
+    try:
+        written = save_figure(figure, stem)
+        missing = [m for m in (distortion, perception) if m not in points or points[m].isna().all()]
+        if not missing:
+            dp_stem = stem.with_name(stem.name + "-dp")
+            written += save_figure(plot_distortion_perception(points, distortion, perception), dp_stem)
+        else:
+            typer.echo(f"note: no {' and no '.join(missing)} in the results; no distortion-perception view", err=True)
+    except OSError as error:
+        _fail(f"cannot write the figures to {stem}: {error.strerror or error}")
     for path in written:
         typer.echo(f"wrote {path}")
 
@@ -248,17 +278,25 @@ def plot(
 @app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
-    anchor: Annotated[str, typer.Option(help="Reference curve of BD-rate: CODEC or CODEC@SAMPLER.")] = "msh",
+    anchor: Annotated[
+        Optional[str],
+        typer.Option(help="Reference curve of BD-rate: CODEC or CODEC@SAMPLER (default: msh when present, "
+                     "else the first curve)."),
+    ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for report.md and CSVs (default FOLDER).")] = None,
 ) -> None:
     """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
     from .report import write_report
 
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
     try:
         with _results_warnings_printed():
             written = write_report(folder, out, anchor)
     except RdpbenchError as error:
         _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot write the report to {out or folder}: {error.strerror or error}")
     for path in written:
         typer.echo(f"wrote {path}")
 
@@ -339,7 +377,7 @@ def weights_verify(
 ) -> None:
     """Check that weight files are in place and match the upstream hash; exit 1 if any is
     missing or differs."""
-    from .weights import fingerprint, get_weight_file, weight_files
+    from .weights import fingerprint, get_weight_file, unreadable_reason, weight_files
 
     try:
         chosen = [get_weight_file(f) for f in files] if files else list(weight_files().values())
@@ -353,7 +391,9 @@ def weights_verify(
             continue
         result = fingerprint(file)
         state = {True: "ok", False: "MISMATCH", None: "no hash"}[result["matches_upstream"]]
-        mismatches += result["matches_upstream"] is False
+        if result["matches_upstream"] is None and unreadable_reason(file.path):
+            state = "DAMAGED"  # nothing to compare with, but it does not even read
+        mismatches += state in ("MISMATCH", "DAMAGED")
         typer.echo(f"{state:8s} {file.file_name}  sha256 {result['sha256']}")
     problems = []
     if missing:
@@ -362,7 +402,8 @@ def weights_verify(
             f"{' '.join(f.file_name for f in missing)}` or `rdpbench weights import FOLDER`"
         )
     if mismatches:
-        problems.append(f"{mismatches} file(s) differ from upstream: results will not match published ones")
+        problems.append(f"{mismatches} file(s) differ from upstream or do not read: results will not match "
+                        "published ones")
     if problems:
         _fail("; ".join(problems))
 

@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 
 
 def load_image(path: Path) -> tuple[torch.Tensor, str | None]:
@@ -28,6 +28,8 @@ def load_image(path: Path) -> tuple[torch.Tensor, str | None]:
             raw_mode = _raw_mode(image)  # known only before the pixels are loaded
             image.load()
             return pil_to_tensor(image, raw_mode)
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path}: too large to decode safely ({error})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{path}: not a readable image ({error})") from None
 

@@ -128,17 +128,31 @@ def variants_section(variants: dict[str, dict[str, list[str]]]) -> list[str]:
     return lines + [""]
 
 
-def write_report(folder: Path, out: Path | None = None, anchor: str = "msh") -> list[Path]:
-    """report.md, report_points.csv and report_bd.csv for the results under ``folder``."""
+def default_anchor(points: pd.DataFrame) -> str:
+    """``msh`` when its curve is among the results, else the first curve (CODEC[@SAMPLER])."""
+    curves = list(dict.fromkeys(zip(points.codec, points.sampler)))
+    if ("msh", "default") in curves:
+        return "msh"
+    codec, sampler = curves[0]
+    return codec if sampler == "default" else f"{codec}@{sampler}"
+
+
+def write_report(folder: Path, out: Path | None = None, anchor: str | None = None) -> list[Path]:
+    """report.md, report_points.csv and report_bd.csv for the results under ``folder``;
+    BD values against ``anchor`` (default: :func:`default_anchor`)."""
     points = collect_points(folder)
     if points.empty:
         raise RdpbenchError(f"no results under {folder} (no run folder and no CompressAI JSON file)")
     out = Path(out or folder)
     table = points_table(points)
-    bd = bd_table(points, anchor)
+    chosen = anchor or default_anchor(points)
+    bd = bd_table(points, chosen)
+    if not anchor:
+        why = "msh is present" if chosen == "msh" else "there is no msh curve, so the first curve"
+        chosen = f"{chosen} (the default anchor: {why})"
     markdown = [f"# Results under {folder}", "", *variants_section(collect_metric_variants(folder)),
                 "## Rate points", "", to_markdown(table), "",
-                f"## Bjontegaard deltas against {anchor} ({BD_METHOD} interpolation)", "",
+                f"## Bjontegaard deltas against {chosen} ({BD_METHOD} interpolation)", "",
                 "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
                 "metric difference at equal rate, test minus anchor, in the metric's units.", ""]
     for metric, group in bd.groupby("metric", sort=False):

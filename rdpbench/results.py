@@ -90,7 +90,7 @@ def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False
     file is refused. Raises DamagedResultsError naming the file and the line."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark from a spreadsheet is fine
     except OSError as error:
         raise DamagedResultsError(f"{path} cannot be read ({error.strerror or error})") from None
     except UnicodeDecodeError:
@@ -119,6 +119,9 @@ def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False
     frame = pd.read_csv(
         io.StringIO("".join(lines)),
         dtype={column: str for column in TEXT_COLUMNS},
+        # an image called "nan", "NA" or "null" is a name; only an empty number is missing
+        keep_default_na=False,
+        na_values={column: [""] for column in header if column not in TEXT_COLUMNS},
         float_precision="round_trip",
     )
     for column in frame.columns.difference(list(TEXT_COLUMNS)):
@@ -155,7 +158,19 @@ def read_manifest(path: Path) -> dict:
         raise DamagedResultsError(f"{path} is damaged: {reason}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("dataset"), dict):
         raise DamagedResultsError(f"{path} is damaged: not an rdpbench run manifest")
+    problems = [key for key in ("points", "samplers", "metrics", "notes")
+                if not _list_of(manifest.get(key, []), str)]
+    if not _list_of(manifest.get("weights", []), dict) or any("file" not in w for w in manifest.get("weights", [])):
+        problems.append("weights")
+    if not isinstance(manifest["dataset"].get("content_sha256", ""), (str, type(None))):
+        problems.append("dataset.content_sha256")
+    if problems:
+        raise DamagedResultsError(f"{path} is damaged: {', '.join(problems)} not as rdpbench writes them")
     return manifest
+
+
+def _list_of(value, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
 
 
 def aggregate_points(
@@ -209,15 +224,17 @@ def read_compressai_json(path: Path) -> pd.DataFrame | None:
     results = data.get("results") if isinstance(data, dict) else None
     if not isinstance(results, dict) or "bpp" not in results:
         return None
+    meta = data.get("meta")
+    dataset = meta.get("dataset") if isinstance(meta, dict) else None
+    dataset = dataset if isinstance(dataset, dict) else {"name": dataset} if isinstance(dataset, str) else {}
     lengths = {key: len(values) if isinstance(values, list) else None for key, values in results.items()}
     if len(set(lengths.values())) != 1 or None in lengths.values():
         raise DamagedResultsError(f"{path} is damaged: its results are not lists of one length ({lengths})")
     from_compressai = {v: k for k, v in _COMPRESSAI_NAMES.items()}
     qualities = results.get("quality") or [str(i + 1) for i in range(lengths["bpp"])]
-    dataset = (data.get("meta") or {}).get("dataset") or {}
     frame = pd.DataFrame(
         {
-            "codec": data.get("name", path.stem),
+            "codec": str(data.get("name", path.stem)),
             "quality": [str(q) for q in qualities],
             "sampler": "default",
             "dataset": dataset.get("name"),

@@ -146,8 +146,9 @@ class Run:
         self.notes: list[str] = []
         self.device = resolve_device(settings.device)
         self.codec = get_codec(settings.codec, device=self.device, **settings.codec_options)
-        self.points = [self.codec.check_point(p) for p in settings.points or self.codec.default_points]
-        self.samplers = [self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]]
+        self.points = list(dict.fromkeys(self.codec.check_point(p) for p in settings.points or self.codec.default_points))
+        self.samplers = list(dict.fromkeys(
+            self.codec.check_sampler(s) for s in settings.samplers or self.codec.samplers[:1]))
         self.suite = MetricSuite(
             parse_metric_names(settings.metrics), self.device, settings.patch_protocol or "hific"
         )
@@ -158,6 +159,10 @@ class Run:
         self.dataset = get_dataset(settings.dataset).limited(settings.limit)
         for note in self.dataset.notes:
             self._note(note)
+        if settings.name is not None and (
+            settings.name in ("", ".", "..") or Path(settings.name).name != settings.name
+        ):
+            raise RdpbenchError(f"--name {settings.name!r}: give a folder name, not a path (--out says where)")
         self.folder = Path(settings.out) / (
             settings.name or default_run_name(self.codec, self.samplers, self.dataset)
         )
@@ -408,12 +413,24 @@ class Run:
         if not images_path.is_file():
             return []
         try:
-            return read_images(images_path).to_dict("records")
+            rows = read_images(images_path).to_dict("records")
         except RdpbenchError as error:
             raise RdpbenchError(
                 f"{error}; cannot resume from it. Move {images_path} away to recompute every "
                 "image, or write to another --name or --out"
             ) from None
+        names, kept = {item.name for item in self.dataset.images}, []
+        for row in rows:
+            try:
+                valid = row["image"] in names and self.codec.check_point(row["quality"]) == row["quality"]
+            except RdpbenchError:
+                valid = False
+            if valid:
+                kept.append(row)
+        if len(kept) < len(rows):
+            self._note(f"{images_path}: left out {len(rows) - len(kept)} row(s) of images or rate points "
+                       "that are not this run's (edited by hand?)")
+        return kept
 
     def _manifest(self, summary: DatasetSummary) -> dict:
         weights = [fingerprint(f) for f in self.weight_files]

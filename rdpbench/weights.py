@@ -251,7 +251,7 @@ def download(file: WeightFile) -> Path:
 
 def import_from(folder: Path) -> tuple[list[Path], list[str]]:
     """Copy every known weight file found in ``folder`` (by file name) into its place, after
-    checking its hash where one is published. Returns the paths written and, for each file
+    checking its hash where one is published (and that it reads, where none is). Returns the paths written and, for each file
     refused, why (a refused file is left where it was, and nothing is written for it)."""
     copied, refused = [], []
     for file in weight_files().values():
@@ -266,6 +266,10 @@ def import_from(folder: Path) -> tuple[list[Path], list[str]]:
                 f"{source}: sha256 {actual[:16]}... is not the published file's ({expected[:16]}...); "
                 "not imported"
             )
+            continue
+        damage = None if expected else unreadable_reason(source)  # no hash to check: read it
+        if damage:
+            refused.append(f"{source}: {damage}; not imported")
             continue
         with open(source, "rb") as handle:
             atomic_write(file.path, lambda target: shutil.copyfileobj(handle, target), binary=True)

@@ -105,3 +105,34 @@ def test_train_then_run_ours_end_to_end(image_folder, tmp_path, msh_weights):
 def test_train_rejects_a_crop_that_is_not_a_multiple_of_64(tmp_path, msh_weights):
     result = invoke("train", "--quality", "1", "--out", str(tmp_path / "x.pt"), "--crop", "100")
     assert result.exit_code == 1 and "multiple of 64" in result.output
+
+
+def test_folder_codec_without_its_path_says_how_to_name_it(image_folder, tmp_path):
+    result = invoke("run", "--codec", "folder", "--dataset", str(image_folder), "--out", str(tmp_path))
+    assert result.exit_code == 1 and "codec folder needs an argument: folder:PATH" in result.output
+
+
+def test_a_value_option_given_no_value_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="--quality needs at least one value"):
+        expand_multi_value_options(["run", "--codec", "jpeg", "--quality", "--dataset", "x"])
+    assert expand_multi_value_options(["-q", "-5"]) == ["-q", "-5"]  # a value, for the codec to judge
+
+
+def test_sampler_section_counts_stay_one_sampler():
+    assert expand_multi_value_options(["-s", "ddpm10,10,10,ddim10"]) == ["-s", "ddpm10,10,10", "-s", "ddim10"]
+
+
+def test_plot_and_report_into_a_file_fail_cleanly(tmp_path):
+    from results_factory import make_results
+
+    results = make_results(tmp_path / "results")
+    (tmp_path / "taken").write_text("a file")
+    for command in (["plot", str(results), "--out", str(tmp_path / "taken" / "fig")],
+                    ["report", str(results), "--out", str(tmp_path / "taken")]):
+        result = invoke(*command)
+        assert result.exit_code == 1 and "cannot write" in result.output
+        assert "Traceback" not in result.output
+    result = invoke("plot", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1 and "is not a folder" in result.output

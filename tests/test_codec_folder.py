@@ -125,3 +125,22 @@ def test_a_lossless_reconstruction_has_a_finite_psnr_and_valid_json(image_folder
     exported = json.loads((folder / "compressai-default.json").read_text(), parse_constant=refuse)
     assert exported["results"]["psnr-rgb"] == [80.0]
     json.loads((folder / "run.json").read_text(), parse_constant=refuse)
+
+
+def test_rates_csv_from_a_spreadsheet_is_read(image_folder, reconstructions, tmp_path):
+    """A byte-order mark, spaces after commas and around names are a spreadsheet's habits."""
+    (reconstructions / "rates.csv").write_bytes("\ufeffimage, bpp\n img0 , 0.5\nimg1,0.25\nimg2, 0.125\n".encode())
+    images = evaluate(image_folder, reconstructions, tmp_path)
+    assert images.bpp.tolist() == [0.5, 0.25, 0.125]
+
+
+def test_rates_csv_that_is_not_utf8_is_named(image_folder, reconstructions, tmp_path):
+    (reconstructions / "rates.csv").write_bytes("image,bpp\nimg\xe9,0.5\n".encode("latin-1"))
+    with pytest.raises(RdpbenchError, match="rates.csv: not UTF-8 text"):
+        evaluate(image_folder, reconstructions, tmp_path)
+
+
+def test_two_reconstructions_of_one_image_are_refused(image_folder, reconstructions, tmp_path):
+    Image.open(reconstructions / "img0.png").save(reconstructions / "img0.jpg")
+    with pytest.raises(ImageError, match="both claim to reconstruct 'img0'"):
+        evaluate(image_folder, reconstructions, tmp_path)

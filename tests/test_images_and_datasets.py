@@ -186,3 +186,13 @@ def test_pixel_hash_is_sha256_of_hwc_bytes():
     pixels = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
     image = torch.from_numpy(pixels).permute(2, 0, 1)
     assert pixel_sha256(image) == hashlib.sha256(pixels.tobytes()).hexdigest()
+
+
+def test_an_image_over_pillows_safety_limit_is_named(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "huge.png"
+    PILImage.new("RGB", (40, 40)).save(path)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 1600 pixels > twice the limit
+    with pytest.raises(ImageError, match="huge.png: too large to decode safely"):
+        load_image(path)

@@ -1,5 +1,7 @@
 """Report tables and Bjontegaard deltas, against numbers computed by hand."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,3 +92,11 @@ def test_paired_comparison_of_known_differences(results):
     varied = paired_comparison(images, "psnr", {"codec": "msh", "quality": "1"},
                                {"codec": "msh", "quality": "2"})
     assert varied["ci95_low"] <= varied["mean_difference"] <= varied["ci95_high"]
+
+
+def test_report_without_msh_anchors_on_the_first_curve_and_says_so(tmp_path):
+    results = make_results(tmp_path / "results")
+    shutil.rmtree(results / "msh-kodak")
+    report = write_report(results)[0].read_text()
+    assert "Bjontegaard deltas against jpeg (the default anchor: there is no msh curve" in report
+    assert len(pd.read_csv(results / "report_bd.csv")) > 0

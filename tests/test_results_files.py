@@ -112,3 +112,23 @@ def test_json_is_strict_and_infinities_come_back(tmp_path):
     frame = read_compressai_json(path)
     assert frame.psnr.tolist() == [40.0, math.inf]
     assert math.isnan(frame.lpips[0])
+
+
+def test_an_unrelated_json_file_with_odd_meta_is_read_or_skipped_without_a_crash(tmp_path):
+    results = make_results(tmp_path / "results")
+    (results / "other.json").write_text('{"results": {"bpp": [0.5], "psnr-rgb": [30]}, "meta": "x"}')
+    (results / "notes.json").write_text('{"anything": [1, 2]}')
+    points = collect_points(results)
+    assert "other" in set(points.codec)
+    assert CliRunner().invoke(app, ["report", str(results)]).exit_code == 0
+
+
+@pytest.mark.parametrize("edit", [{"points": "10"}, {"weights": "none"}, {"dataset": {"content_sha256": 7}}])
+def test_resume_refuses_a_hand_edited_manifest_of_the_wrong_shape(image_folder, tmp_path, edit):
+    settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path, name="run")
+    Run(settings).execute(progress=False)
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    manifest.update(edit)
+    (tmp_path / "run" / "run.json").write_text(json.dumps(manifest))
+    with pytest.raises(RdpbenchError, match="run.json is damaged: .* not as rdpbench writes them; cannot resume"):
+        Run(settings).execute(progress=False)

@@ -252,3 +252,41 @@ def test_preflight_names_every_image_a_metric_cannot_take(image_folder, tmp_path
     assert "tiny: 8x8 pixels is smaller than lpips" in message
     assert "gmsd" not in message  # 4x4 is enough for it
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/abs/run", ".", "..", "a/b"])
+def test_run_name_must_be_a_folder_name(image_folder, tmp_path, name):
+    with pytest.raises(RdpbenchError, match="give a folder name, not a path"):
+        run(image_folder, tmp_path / "results", name=name)
+
+
+def test_image_names_pandas_would_take_for_missing_values_resume_cleanly(tmp_path, monkeypatch):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for index, stem in enumerate(["nan", "NA", "null", "None", "001", "1e5"]):
+        Image.fromarray(np.full((16, 16, 3), 40 * index, dtype=np.uint8)).save(folder / f"{stem}.png")
+    count_file = tmp_path / "count"
+    monkeypatch.setenv("COUNT_FILE", str(count_file))
+    first = run(folder, tmp_path / "results", codec="plugin_codecs:CountingJpeg", points=["50"])
+    run(folder, tmp_path / "results", codec="plugin_codecs:CountingJpeg", points=["50"])
+    assert count_file.read_text().count("encode") == 6  # nothing recomputed
+    images = pd.read_csv(first / "images.csv", dtype={"image": str}, keep_default_na=False)
+    assert sorted(images.image) == sorted(["nan", "NA", "null", "None", "001", "1e5"])
+    assert pd.read_csv(first / "points.csv").n_images.tolist() == [6]
+
+
+def test_rows_edited_in_by_hand_are_left_out_with_a_note(image_folder, tmp_path, capsys):
+    folder = run(image_folder, tmp_path / "results", points=["10"])
+    images = pd.read_csv(folder / "images.csv", dtype={"quality": str})
+    ghost = images.iloc[[0]].assign(image="ghost")
+    excel = images.iloc[[1]].assign(quality="10.0")
+    pd.concat([images, ghost, excel]).to_csv(folder / "images.csv", index=False)
+    run(image_folder, tmp_path / "results", points=["10"])
+    assert "left out 2 row(s)" in capsys.readouterr().err
+    points = pd.read_csv(folder / "points.csv", dtype={"quality": str})
+    assert points.quality.tolist() == ["10"] and points.n_images.tolist() == [3]
+
+
+def test_a_rate_point_given_twice_is_one_point(image_folder, tmp_path):
+    folder = run(image_folder, tmp_path / "results", points=["10", "10"])
+    assert json.loads((folder / "run.json").read_text())["points"] == ["10"]

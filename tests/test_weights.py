@@ -4,7 +4,9 @@ hashes and say what is missing."""
 import hashlib
 import shutil
 
+import numpy as np
 import pytest
+import scipy.io
 import torch
 from typer.testing import CliRunner
 
@@ -106,9 +108,22 @@ def test_import_copies_files_whose_hash_matches_and_files_without_a_published_ha
     source = tmp_path / "usb"
     source.mkdir()
     (source / MSH_Q1).write_bytes(content)
-    (source / "niqe_modelparameters.mat").write_bytes(b"no hash is published for this one")
+    scipy.io.savemat(source / "niqe_modelparameters.mat", {"mu_prisparam": np.zeros((1, 36))})
     result = invoke("weights", "import", str(source))
     assert result.exit_code == 0, result.output
     assert weight_files()[MSH_Q1].path.read_bytes() == content
     assert weight_files()["niqe_modelparameters.mat"].path.is_file()
     assert f"ok       {MSH_Q1}" in invoke("weights", "verify", MSH_Q1).output
+
+
+def test_import_and_verify_refuse_an_unreadable_file_that_has_no_published_hash(tmp_path, torch_home):
+    source = tmp_path / "usb"
+    source.mkdir()
+    (source / "niqe_modelparameters.mat").write_bytes(b"")
+    result = invoke("weights", "import", str(source))
+    assert result.exit_code == 1 and "the file is empty; not imported" in result.output
+    target = weight_files()["niqe_modelparameters.mat"].path
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"MATLAB 5.0 MAT-file, cut")
+    result = invoke("weights", "verify", "niqe_modelparameters.mat")
+    assert result.exit_code == 1 and "DAMAGED  niqe_modelparameters.mat" in result.output

@@ -46,11 +46,13 @@ class FolderOfReconstructions(CodecBase):
         if not self.folder.is_dir():
             raise RdpbenchError(f"folder codec: {self.folder} is not a folder")
         self.name = f"folder:{self.folder.resolve().name}"
-        self._files = {
-            p.stem: p
-            for p in sorted(self.folder.iterdir())
-            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-        }
+        self._files: dict[str, Path] = {}
+        for path in sorted(self.folder.iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
+                continue
+            if path.stem in self._files:
+                raise ImageError(f"{path} and {self._files[path.stem]} both claim to reconstruct {path.stem!r}")
+            self._files[path.stem] = path
         self._rates_csv = self._read_rates_csv()
 
     def check_point(self, point: str) -> str:
@@ -96,7 +98,8 @@ class FolderOfReconstructions(CodecBase):
     def rate_notes(self, sizes: dict[str, tuple[int, int]]) -> list[str]:
         """Notes on the images of ``sizes`` whose rate is unknown (their bpp stays empty)."""
         if not self.has_rates():
-            return [f"{self.folder} has no <stem>.bin files and no rates.csv: bpp is left empty"]
+            listing = "a rates.csv that lists no image" if (self.folder / "rates.csv").is_file() else "no rates.csv"
+            return [f"{self.folder} has no <stem>.bin files and {listing}: bpp is left empty"]
         unknown = [name for name in sizes
                    if not self._files[name].with_suffix(".bin").is_file() and name not in self._rates_csv]
         if not unknown:
@@ -120,25 +123,30 @@ class FolderOfReconstructions(CodecBase):
         if not path.is_file():
             return {}
         rates = {}
-        with open(path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or not {"image", "bpp"} <= set(reader.fieldnames):
-                raise RdpbenchError(f"{path}: needs the columns image,bpp")
-            for row in reader:
-                where = f"{path}, line {reader.line_num}"
-                name, value = Path(row["image"] or "").stem, row["bpp"]
-                try:
-                    bpp = float(value)
-                except (TypeError, ValueError):
-                    bpp = math.nan
-                if not (math.isfinite(bpp) and bpp > 0):
-                    raise RdpbenchError(
-                        f"{where}: bpp {value!r} of {name or '(no image name)'} is not a rate "
-                        "(a finite number above 0 is needed)"
-                    )
-                if name in rates:
-                    raise RdpbenchError(f"{where}: a second rate for {name}")
-                rates[name] = bpp
+        try:
+            text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is fine
+        except UnicodeDecodeError as error:
+            raise RdpbenchError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        header = [name.strip() for name in reader.fieldnames or []]
+        if not {"image", "bpp"} <= set(header):
+            raise RdpbenchError(f"{path}: needs the columns image,bpp; its header is {','.join(header)!r}")
+        reader.fieldnames = header
+        for row in reader:
+            where = f"{path}, line {reader.line_num}"
+            name, value = Path((row["image"] or "").strip()).stem, (row["bpp"] or "").strip()
+            try:
+                bpp = float(value)
+            except (TypeError, ValueError):
+                bpp = math.nan
+            if not (math.isfinite(bpp) and bpp > 0):
+                raise RdpbenchError(
+                    f"{where}: bpp {value!r} of {name or '(no image name)'} is not a rate "
+                    "(a finite number above 0 is needed)"
+                )
+            if name in rates:
+                raise RdpbenchError(f"{where}: a second rate for {name}")
+            rates[name] = bpp
         return rates
 
     def describe(self) -> dict:

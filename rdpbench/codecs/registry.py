@@ -32,6 +32,8 @@ def get_codec(name: str, **options):
     try:
         return _build_codec(name, options)
     except TypeError as error:
+        if "required positional argument" in str(error) and name in CODECS:
+            raise RdpbenchError(f"codec {name} needs an argument: {name}:PATH") from None
         if "unexpected keyword argument" not in str(error):
             raise
         extra = sorted(set(options) - {"device"})
