@@ -1,5 +1,7 @@
 """The command line: messages and exit codes. Heavy work stays small (3 tiny images)."""
 
+import json
+
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -95,8 +97,10 @@ def test_train_then_run_ours_end_to_end(image_folder, tmp_path, msh_weights):
     assert (tmp_path / "ours_q1.log.csv").read_text().startswith("step,eps,vb,loss")
     result = invoke("run", "--codec", "ours", "-q", "1", "--sampler", "ddim10", "msh", "--checkpoint",
                     str(checkpoint), "--dataset", str(image_folder), "--out", str(tmp_path / "out"),
-                    "--device", "cpu", "--no-progress")
+                    "--device", "cpu", "--no-progress", "--eta", "0.5")
     assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "ours-ddim10-msh-images" / "run.json").read_text())
+    assert manifest["codec"]["ddim_eta"] == 0.5
     points = pd.read_csv(tmp_path / "out" / "ours-ddim10-msh-images" / "points.csv", dtype={"quality": str})
     assert list(points.sampler) == ["ddim10", "msh"]
     assert points.bpp.nunique() == 1

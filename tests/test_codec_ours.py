@@ -120,3 +120,20 @@ def test_a_cut_decoder_checkpoint_is_named_as_damaged(checkpoint):
         get_codec("ours", checkpoint=[str(checkpoint)])
     assert f"{checkpoint} is damaged" in str(raised.value)
     assert "weights_only" not in str(raised.value)
+
+
+def test_eta_reaches_ddim_and_is_recorded(checkpoint, photo):
+    deterministic = get_codec("ours", checkpoint=[str(checkpoint)])
+    noisy = get_codec("ours", checkpoint=[str(checkpoint)], eta=1.0)
+    data = deterministic.encode(photo, "1")
+    assert noisy.sampler("ddim10").eta == 1.0 and deterministic.sampler("ddim10").eta == 0.0
+    assert not torch.equal(noisy.decode(data, "ddim10", seed=3), deterministic.decode(data, "ddim10", seed=3))
+    assert torch.equal(noisy.decode(data, "ddim10", seed=3), noisy.decode(data, "ddim10", seed=3))
+    assert noisy.describe()["ddim_eta"] == 1.0 and "ddim_eta" not in deterministic.describe()
+
+
+def test_a_ddim_count_without_an_integer_stride_is_refused_before_any_work(checkpoint):
+    ours = get_codec("ours", checkpoint=[str(checkpoint)])
+    with pytest.raises(RdpbenchError, match="ddim3000: no integer stride .* 2000, 4000"):
+        ours.check_sampler("ddim3000")
+    assert ours.check_sampler("ddpm10,10,10") == "ddpm10,10,10"
