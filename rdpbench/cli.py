@@ -239,16 +239,21 @@ def train(
 def plot(
     folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
     out: Annotated[
-        Optional[Path], typer.Option(help="Output file stem; .png and .pdf are written (default FOLDER/fig3).")
+        Optional[Path],
+        typer.Option(help="Output file stem; STEM-DATASET.png/.pdf/.csv are written (default FOLDER/fig3)."),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help="Draw only this image set (a name from the written file names).")
     ] = None,
     published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
     distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
     perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
 ) -> None:
-    """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view."""
+    """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view,
+    one figure set per image set, each with a CSV of the points it draws."""
     from .codecs.cards import published_beside
-    from .plots import plot_distortion_perception, plot_rd_grid, save_figure
-    from .results import collect_points
+    from .plots import dp_points, file_label, plot_distortion_perception, plot_rd_grid, rd_grid_points, save_figure
+    from .results import collect_points, dataset_groups
 
     if not folder.is_dir():
         _fail(f"{folder} is not a folder")
@@ -256,21 +261,31 @@ def plot(
         points = collect_points(folder)
     if points.empty:
         _fail(f"no readable results under {folder} (a run writes points.csv when it completes)")
-    reference = published_beside(points) if published else None
-    stem = out or folder / "fig3"
-    figure, notes = plot_rd_grid(points, reference)
-    for note in notes:
-        typer.echo(f"note: {note}", err=True)
-    try:
-        written = save_figure(figure, stem)
-        missing = [m for m in (distortion, perception) if m not in points or points[m].isna().all()]
-        if not missing:
-            dp_stem = stem.with_name(stem.name + "-dp")
-            written += save_figure(plot_distortion_perception(points, distortion, perception), dp_stem)
-        else:
-            typer.echo(f"note: no {' and no '.join(missing)} in the results; no distortion-perception view", err=True)
-    except OSError as error:
-        _fail(f"cannot write the figures to {stem}: {error.strerror or error}")
+    groups = dataset_groups(points)
+    if dataset is not None:
+        groups = [(label, group) for label, group in groups if dataset in (label, file_label(label))]
+        if not groups:
+            _fail(f"no results on dataset {dataset!r}; there are: "
+                  f"{', '.join(label for label, _ in dataset_groups(points))}")
+    base = out or folder / "fig3"
+    written = []
+    for label, group in groups:
+        stem = base.with_name(f"{base.name}-{file_label(label)}")
+        reference = published_beside(group) if published else None
+        figure, notes = plot_rd_grid(group, reference)
+        for note in notes:
+            typer.echo(f"note: {label}: {note}", err=True)
+        try:
+            written += save_figure(figure, stem, rd_grid_points(group, reference))
+            drawn = dp_points(group, distortion, perception)
+            if drawn.empty:
+                typer.echo(f"note: {label}: no rate point has both {distortion} and {perception}; "
+                           "no distortion-perception view", err=True)
+            else:
+                dp_figure = plot_distortion_perception(group, distortion, perception)
+                written += save_figure(dp_figure, stem.with_name(stem.name + "-dp"), drawn)
+        except OSError as error:
+            _fail(f"cannot write the figures to {stem}: {error.strerror or error}")
     for path in written:
         typer.echo(f"wrote {path}")
 

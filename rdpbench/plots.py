@@ -1,58 +1,58 @@
 """Figures: the paper's Fig. 3 (eight metrics against bpp) and the distortion-perception view.
 
+A figure shows one image set: :func:`rdpbench.results.dataset_groups` splits results by dataset identity, so a
+line never joins points measured on two sets. Each figure is drawn from a long table of the
+points it shows (:func:`rd_grid_points`, :func:`dp_points`), written beside it as CSV, so
+what a reader sees and what a user re-plots are the same numbers.
+
 Colours tell codecs apart; line style and marker tell the samplers of one codec apart.
 Published reference curves (from codec cards) are always dashed, with hollow markers and
-"(published)" in the legend, never confused with measured lines. A metric that a curve
-lacks leaves that panel without the curve, and a note says so.
+"(published)" in the legend, never confused with measured lines. The legend lists only
+curves with at least one drawn point; a metric that a curve lacks leaves that panel without
+the curve, and a note says so.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from .report import arrow  # noqa: E402
+from .results import runs_apart  # noqa: E402
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
-METRIC_TITLES = {"fid": "FID", "kid": "KID", "niqe": "NIQE", "musiq": "MUSIQ", "dbcnn": "DBCNN",
-                 "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)"}
+METRIC_TITLES = {"fid": "FID", "kid": "KID", "kid_paired": "KID (paired)", "niqe": "NIQE", "musiq": "MUSIQ",
+                 "dbcnn": "DBCNN", "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)"}
 SAMPLER_STYLES = [("-", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "v")]
 PUBLISHED_STYLE = ("--", "x")
 COLUMN_WIDTH_IN = 7.16  # a two-column paper's full text width
+#: Columns of the CSV written beside every figure: one row per drawn point and metric.
+DRAWN_COLUMNS = ["dataset", "codec", "sampler", "published", "point", "bpp", "metric", "value"]
 
 
 def metric_title(metric: str) -> str:
     return f"{METRIC_TITLES.get(metric, metric)} {arrow(metric)}".strip()
 
 
-def _styles(points: pd.DataFrame, published: pd.DataFrame) -> dict:
-    """(colour, line style, marker, label) per curve key (codec, sampler, is_published)."""
-    codecs = list(dict.fromkeys(list(points.codec) + list(published.get("codec", []))))
-    # tab10 rather than "colorblind": there, the 2nd and 4th colours (orange, vermilion) are
-    # too close to tell two codecs apart at column width
-    palette = dict(zip(codecs, sns.color_palette("tab10", max(len(codecs), 1))))
-    styles = {}
-    for codec in codecs:
-        samplers = list(dict.fromkeys(points[points.codec == codec].sampler))
-        for sampler, (line, marker) in zip(samplers, itertools.cycle(SAMPLER_STYLES)):
-            label = codec if sampler == "default" else f"{codec} ({sampler})"
-            styles[(codec, sampler, False)] = (palette[codec], line, marker, label)
-    for label, group in published.groupby("label", sort=False) if not published.empty else []:
-        codec = group.codec.iloc[0]
-        styles[(codec, label, True)] = (palette[codec], *PUBLISHED_STYLE, label)
-    return styles
+def file_label(dataset: str) -> str:
+    """A dataset label as a file-name part: ``kodak[:4]`` -> ``kodak-first4``."""
+    label = re.sub(r"\[:(\d+)\]$", r"-first\1", dataset)
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", label)
 
 
 def _curves(points: pd.DataFrame, published: pd.DataFrame):
-    """(key, frame sorted by bpp) for every measured and published curve."""
+    """(key, frame sorted by bpp) for every measured and published curve; a key is
+    (codec, sampler or published label, is_published)."""
     for (codec, sampler), group in points.groupby(["codec", "sampler"], sort=False):
         yield (codec, sampler, False), group.sort_values("bpp")
     if not published.empty:
@@ -60,91 +60,186 @@ def _curves(points: pd.DataFrame, published: pd.DataFrame):
             yield (group.codec.iloc[0], label, True), group.sort_values("bpp")
 
 
+def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
+                   panels=FIG3_PANELS) -> pd.DataFrame:
+    """Every point Fig. 3 draws, one row per curve, rate point and metric (DRAWN_COLUMNS):
+    the points with a finite bpp and a finite value of the panel's metric."""
+    published = published if published is not None else pd.DataFrame()
+    points = runs_apart(points)
+    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    rows = []
+    for metric in itertools.chain.from_iterable(panels):
+        for (codec, sampler, is_published), curve in _curves(points, published):
+            if metric not in curve:
+                continue
+            for row in curve.itertuples(index=False):
+                bpp, value = getattr(row, "bpp"), getattr(row, metric)
+                if np.isfinite(_number(bpp)) and np.isfinite(_number(value)):
+                    rows.append([dataset, codec, sampler, is_published, str(getattr(row, "quality")),
+                                 float(bpp), metric, float(value)])
+    return pd.DataFrame(rows, columns=DRAWN_COLUMNS)
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _styles(curves: list[tuple[str, str, bool]]) -> dict:
+    """(colour, line style, marker, label) per curve key (codec, sampler, is_published)."""
+    codecs = list(dict.fromkeys(codec for codec, _, _ in curves))
+    # tab10 rather than "colorblind": there, the 2nd and 4th colours (orange, vermilion) are
+    # too close to tell two codecs apart at column width
+    palette = dict(zip(codecs, sns.color_palette("tab10", max(len(codecs), 1))))
+    styles = {}
+    for codec in codecs:
+        samplers = [s for c, s, p in curves if c == codec and not p]
+        for sampler, (line, marker) in zip(samplers, itertools.cycle(SAMPLER_STYLES)):
+            styles[(codec, sampler, False)] = (palette[codec], line, marker, _label(codec, sampler))
+        for label in [s for c, s, p in curves if c == codec and p]:
+            styles[(codec, label, True)] = (palette[codec], *PUBLISHED_STYLE, label)
+    return styles
+
+
 def plot_rd_grid(
     points: pd.DataFrame, published: pd.DataFrame | None = None, panels=FIG3_PANELS
 ) -> tuple[plt.Figure, list[str]]:
-    """Fig. 3: one panel per metric (rows x columns of ``panels``), bpp on x, one line per
-    codec and sampler, one shared legend. Returns the figure and notes on missing metrics."""
-    published = published if published is not None else pd.DataFrame()
-    styles = _styles(points, published)
+    """Fig. 3 of one image set: one panel per metric (rows x columns of ``panels``), bpp on
+    x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
+    :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
+    drawn = rd_grid_points(points, published, panels)
+    curves = list(dict.fromkeys(zip(drawn.codec, drawn.sampler, drawn.published)))
+    styles = _styles(curves)
     rows, columns = len(panels), len(panels[0])
+    notes = []
+    for (codec, sampler, _), _curve in _curves(runs_apart(points), pd.DataFrame()):
+        own = drawn[(drawn.codec == codec) & (drawn.sampler == sampler) & ~drawn.published]
+        missing = [m for m in itertools.chain.from_iterable(panels) if m not in set(own.metric)]
+        if missing:
+            notes.append(f"{_label(codec, sampler)}: no {', '.join(missing)}; left out of "
+                         f"{'that panel' if len(missing) == 1 else 'those panels'}")
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
         figure, axes = plt.subplots(rows, columns, figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6), squeeze=False)
-        notes = []
         for row, names in enumerate(panels):
             for column, metric in enumerate(names):
                 axis = axes[row][column]
-                for key, curve in _curves(points, published):
+                for key, curve in drawn[drawn.metric == metric].groupby(["codec", "sampler", "published"], sort=False):
                     colour, line, marker, label = styles[key]
-                    if metric not in curve or curve[metric].isna().all():
-                        if not key[2]:
-                            notes.append(f"{label}: no {metric}, left out of its panel")
-                        continue
-                    axis.plot(curve.bpp, curve[metric], color=colour, linestyle=line, marker=marker,
+                    curve = curve.sort_values("bpp")
+                    axis.plot(curve.bpp, curve.value, color=colour, linestyle=line, marker=marker,
                               markersize=3.5, linewidth=1.2, label=label,
                               markerfacecolor="none" if key[2] else colour)
                 axis.set_title(metric_title(metric))
                 axis.set_xlabel("bpp")
                 axis.tick_params(labelsize=6)
-        handles, labels = [], []
-        for axis in axes.flat:
-            for handle, label in zip(*axis.get_legend_handles_labels()):
-                if label not in labels:
-                    handles.append(handle)
-                    labels.append(label)
-        figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False,
-                      fontsize=7, bbox_to_anchor=(0.5, 0.0))
-        legend_rows = -(-len(labels) // 5)
-        figure.tight_layout(rect=(0, 0.045 * legend_rows + 0.02, 1, 1))
+                if not axis.lines:  # say so rather than draw an empty 0..1 grid
+                    axis.text(0.5, 0.5, "not measured", transform=axis.transAxes, ha="center", va="center",
+                              color="0.5")
+                    axis.set_xticks([])
+                    axis.set_yticks([])
+        _figure_legend(figure, axes.flat, rows=rows)
     return figure, notes
+
+
+def _label(codec: str, sampler: str) -> str:
+    """Legend label: "msh", "ours (ddim10)", "jpeg [run]", "ours (ddim10) [run]"."""
+    sampler, bracket, run = sampler.partition(" [")
+    label = codec if sampler == "default" else f"{codec} ({sampler})"
+    return f"{label} [{run}" if bracket else label
+
+
+def _figure_legend(figure: plt.Figure, axes, rows: int, columns: int = 5) -> None:
+    """One legend below the panels with each drawn label once."""
+    handles, labels = [], []
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    figure.legend(handles, labels, loc="lower center", ncol=max(min(len(labels), columns), 1), frameon=False,
+                  fontsize=7, bbox_to_anchor=(0.5, 0.0))
+    legend_rows = -(-len(labels) // columns)
+    figure.tight_layout(rect=(0, min(0.06 * legend_rows / rows + 0.02, 0.4), 1, 1))
+
+
+def dp_points(points: pd.DataFrame, distortion: str = "psnr", perception: str = "fid") -> pd.DataFrame:
+    """Every point the distortion-perception view draws (DRAWN_COLUMNS, two rows per point:
+    its distortion and its perception value), with a ``panel`` column naming the rate point
+    of the multi-sampler codec it belongs to ("all" when no codec has several samplers)."""
+    points = runs_apart(points)
+    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    usable = points.dropna(subset=[c for c in ("bpp", distortion, perception) if c in points])
+    if distortion not in usable or perception not in usable:
+        return pd.DataFrame(columns=DRAWN_COLUMNS + ["panel"])
+    multi = [c for c, g in usable.groupby("codec", sort=False) if g.sampler.nunique() > 1]
+    panels = [(codec, quality) for codec in multi for quality in dict.fromkeys(usable[usable.codec == codec].quality)]
+    rows = []
+    for codec, quality in panels or [(None, None)]:
+        if codec is None:
+            chosen, name = usable, "all"
+        else:
+            chosen = usable[(usable.codec == codec) & (usable.quality == quality)]
+            rate = chosen.bpp.mean()
+            others = usable[usable.codec != codec]
+            if not others.empty:  # each other curve's point nearest in rate
+                nearest = others.loc[(others.bpp - rate).abs().groupby([others.codec, others.sampler]).idxmin()]
+                chosen = pd.concat([chosen, nearest])
+            name = f"{codec} q{quality}, {rate:.3f} bpp"
+        for row in chosen.itertuples(index=False):
+            for metric in (distortion, perception):
+                rows.append([dataset, row.codec, row.sampler, False, str(row.quality), float(row.bpp), metric,
+                             float(getattr(row, metric)), name])
+    return pd.DataFrame(rows, columns=DRAWN_COLUMNS + ["panel"])
 
 
 def plot_distortion_perception(
     points: pd.DataFrame, distortion: str = "psnr", perception: str = "fid"
 ) -> plt.Figure:
     """At each rate point of every codec with several samplers: distortion (x) against
-    perception (y) across its samplers, joined in rate order of the samplers' listing, with
-    the other codecs' point nearest in bpp for comparison (labelled with its bpp)."""
-    multi = [c for c, g in points.groupby("codec", sort=False) if g.sampler.nunique() > 1]
-    anchors = [(codec, quality) for codec in multi
-               for quality in dict.fromkeys(points[points.codec == codec].quality)]
-    if not anchors:
-        anchors = [(None, None)]
-    styles = _styles(points, pd.DataFrame())
+    perception (y) across its samplers, joined in the samplers' order, with each other
+    curve's point nearest in bpp for comparison. Draws exactly :func:`dp_points`; one
+    legend entry per codec and sampler."""
+    drawn = dp_points(points, distortion, perception)
+    wide = drawn.pivot_table(index=["panel", "codec", "sampler", "point", "bpp"], columns="metric",
+                             values="value", sort=False).reset_index()
+    panels = list(dict.fromkeys(wide.panel)) or ["all"]
+    curves = list(dict.fromkeys((c, s, False) for c, s in zip(wide.codec, wide.sampler)))
+    styles = _styles(curves)
     with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure, axes = plt.subplots(1, len(anchors), figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(anchors)), 2.6),
+        figure, axes = plt.subplots(1, len(panels), figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9),
                                     squeeze=False)
-        for axis, (codec, quality) in zip(axes[0], anchors):
-            if codec is None:
-                chosen, rate = points, None
-            else:
-                chosen = points[(points.codec == codec) & (points.quality == quality)]
-                rate = chosen.bpp.mean()
-                axis.plot(chosen[distortion], chosen[perception], color=styles[(codec, chosen.sampler.iloc[0], False)][0],
+        for axis, panel in zip(axes[0], panels):
+            chosen = wide[wide.panel == panel]
+            if panel != "all":
+                codec = panel.split(" q")[0]
+                own = chosen[chosen.codec == codec]
+                axis.plot(own[distortion], own[perception], color=styles[(codec, own.sampler.iloc[0], False)][0],
                           linewidth=0.8, alpha=0.6)
-                others = points[points.codec != codec]
-                nearest = others.loc[(others.bpp - rate).abs().groupby([others.codec, others.sampler]).idxmin()] \
-                    if not others.empty else others
-                chosen = pd.concat([chosen, nearest])
-                axis.set_title(f"{codec} q{quality}, {rate:.3f} bpp")
-            for row in chosen.itertuples():
+                axis.set_title(panel)
+            for row in chosen.itertuples(index=False):
                 colour, _, marker, label = styles[(row.codec, row.sampler, False)]
-                text = label if rate is None or row.codec == codec else f"{label} @ {row.bpp:.3f}"
-                axis.scatter(getattr(row, distortion), getattr(row, perception), color=colour, marker=marker, s=18,
-                             label=text, zorder=3)
+                axis.scatter(getattr(row, distortion), getattr(row, perception), color=colour, marker=marker,
+                             s=18, label=label, zorder=3)
             axis.set_xlabel(metric_title(distortion))
             axis.set_ylabel(metric_title(perception))
-            axis.legend(fontsize=5.5, frameon=False)
-        figure.tight_layout()
+        _figure_legend(figure, axes[0], rows=1, columns=4)
     return figure
 
 
-def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
-    """Write ``stem``.png (300 dpi) and ``stem``.pdf; return both paths."""
+def save_figure(figure: plt.Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``stem``.png (300 dpi) and ``stem``.pdf, and ``stem``.csv with the points
+    drawn when given; return the paths."""
+    from .results import write_csv
+
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     figure.savefig(paths[0], dpi=300, bbox_inches="tight")
     figure.savefig(paths[1], bbox_inches="tight")
     plt.close(figure)
+    if drawn is not None:
+        paths.append(stem.with_name(stem.name + ".csv"))
+        write_csv(drawn, paths[-1])
     return paths

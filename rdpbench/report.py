@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import RdpbenchError
 from .metrics import METRICS
-from .results import atomic_write_text, collect_metric_variants, collect_points, write_csv
+from .results import atomic_write_text, collect_metric_variants, collect_points, dataset_groups, runs_apart, write_csv
 
 BD_METHOD = "pchip"
 NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "encode_s", "decode_s", "source", "run",
@@ -138,31 +138,44 @@ def default_anchor(points: pd.DataFrame) -> str:
 
 
 def write_report(folder: Path, out: Path | None = None, anchor: str | None = None) -> list[Path]:
-    """report.md, report_points.csv and report_bd.csv for the results under ``folder``;
-    BD values against ``anchor`` (default: :func:`default_anchor`)."""
+    """report.md, report_points.csv and report_bd.csv for the results under ``folder``, one
+    section per image set; BD values against ``anchor`` within each set (default:
+    :func:`default_anchor` of that set)."""
     points = collect_points(folder)
     if points.empty:
         raise RdpbenchError(f"no results under {folder} (no run folder and no CompressAI JSON file)")
     out = Path(out or folder)
-    table = points_table(points)
-    chosen = anchor or default_anchor(points)
-    bd = bd_table(points, chosen)
-    if not anchor:
-        why = "msh is present" if chosen == "msh" else "there is no msh curve, so the first curve"
-        chosen = f"{chosen} (the default anchor: {why})"
-    markdown = [f"# Results under {folder}", "", *variants_section(collect_metric_variants(folder)),
-                "## Rate points", "", to_markdown(table), "",
-                f"## Bjontegaard deltas against {chosen} ({BD_METHOD} interpolation)", "",
-                "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
-                "metric difference at equal rate, test minus anchor, in the metric's units.", ""]
-    for metric, group in bd.groupby("metric", sort=False):
-        markdown += [f"### {metric} {arrow(metric)}", "",
-                     to_markdown(group.drop(columns="metric").reset_index(drop=True)), ""]
+    markdown = [f"# Results under {folder}", "", *variants_section(collect_metric_variants(folder))]
+    tables, bd_tables = [], []
+    for dataset, group in dataset_groups(points):
+        group = runs_apart(group)
+        table = points_table(group)
+        chosen = anchor or default_anchor(group)
+        if anchor and parse_anchor(anchor) not in set(zip(group.codec, group.sampler)):
+            bd = pd.DataFrame(columns=["codec", "sampler", "metric", "bd_rate_percent", "bd_metric", "note"])
+            heading = f"{anchor} is not among the results on {dataset}: no Bjontegaard deltas"
+        else:
+            bd = bd_table(group, chosen)
+            why = "" if anchor else (" (the default anchor: msh is present)" if chosen == "msh" else
+                                     " (the default anchor: there is no msh curve, so the first curve)")
+            heading = f"Bjontegaard deltas against {chosen}{why} ({BD_METHOD} interpolation)"
+        markdown += [f"## {dataset}", "", "### Rate points", "", to_markdown(table), "", f"### {heading}", "",
+                     "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
+                     "metric difference at equal rate, test minus anchor, in the metric's units.", ""]
+        for metric, metric_rows in bd.groupby("metric", sort=False):
+            markdown += [f"#### {metric} {arrow(metric)}", "",
+                         to_markdown(metric_rows.drop(columns="metric").reset_index(drop=True)), ""]
+        tables.append(table.assign(dataset=dataset))
+        bd_tables.append(bd.assign(dataset=dataset))
     paths = [out / "report.md", out / "report_points.csv", out / "report_bd.csv"]
     atomic_write_text(paths[0], "\n".join(markdown))
-    write_csv(table, paths[1])
-    write_csv(bd, paths[2])
+    write_csv(_dataset_first(pd.concat(tables, ignore_index=True)), paths[1])
+    write_csv(_dataset_first(pd.concat(bd_tables, ignore_index=True)), paths[2])
     return paths
+
+
+def _dataset_first(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["dataset", *[c for c in frame.columns if c != "dataset"]]]
 
 
 def paired_comparison(

@@ -308,6 +308,33 @@ def collect_points(folder: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POINT_KEY)
 
 
+def dataset_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(dataset label, its points) for every image set in ``points``, told apart by content
+    (``dataset_sha256``) where known, else by name. Two sets that share a name get the first
+    8 characters of their content hash appended; results without any dataset are "unknown"."""
+    names = points.get("dataset", pd.Series(index=points.index, dtype=object)).fillna("unknown")
+    hashes = points.get("dataset_sha256", pd.Series(index=points.index, dtype=object))
+    keys = hashes.where(hashes.notna(), "name:" + names.astype(str))
+    labels = {}
+    for key, name in dict.fromkeys(zip(keys, names)):
+        shared = len({k for k, n in zip(keys, names) if n == name}) > 1
+        labels[key] = f"{name}-{key[:8]}" if shared and not key.startswith("name:") else name
+    return [(labels[key], points[keys == key]) for key in dict.fromkeys(keys)]
+
+
+def runs_apart(points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` where a codec and sampler measured at the same rate point by several runs
+    (two patch protocols, two seeds) become one curve per run: the run's name is added to the
+    sampler in brackets ("default [jpeg-grid]"), so no line joins points of different runs."""
+    if "run" not in points or points.empty:
+        return points
+    points = points.copy()
+    for (codec, sampler), group in points.groupby(["codec", "sampler"], sort=False):
+        if group.quality.duplicated().any():
+            points.loc[group.index, "sampler"] = [f"{sampler} [{run}]" for run in group.run]
+    return points
+
+
 def collect_metric_variants(folder: Path) -> dict[str, dict[str, list[str]]]:
     """{metric: {variant as compact JSON: [run names]}} over the readable runs under
     ``folder``: more than one variant of a metric means its numbers are not comparable."""

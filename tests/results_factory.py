@@ -13,7 +13,7 @@ ANCHOR = {"psnr": [27.0, 29.0, 31.0], "lpips": [0.30, 0.20, 0.12], "fid": [60.0,
           "niqe": [7.0, 6.0, 5.5], "gmsd": [0.12, 0.09, 0.07], "nlpd": [0.35, 0.28, 0.22]}
 
 
-def write_run(folder: Path, codec: str, curves: dict, dataset: str = "kodak") -> Path:
+def write_run(folder: Path, codec: str, curves: dict, dataset: str = "kodak", identity: str | None = None) -> Path:
     """curves: sampler -> (bpp list, {metric: list}); every image gets the point's values,
     shifted per image by +-0.5 of a small step so means are the given numbers."""
     rows = []
@@ -35,10 +35,10 @@ def write_run(folder: Path, codec: str, curves: dict, dataset: str = "kodak") ->
     for sampler, (rates, metrics) in curves.items():
         for index in range(len(rates)):
             scores[(codec, str(index + 1), sampler)] = {m: metrics[m][index] for m in per_point_metrics if m in metrics}
-    run = folder / f"{codec}-{dataset}"
+    run = folder / f"{codec}-{dataset.replace('[:', '-first').rstrip(']')}"
     write_csv(images, run / "images.csv")
     write_csv(aggregate_points(images, per_image, scores), run / "points.csv")
-    identity = hashlib.sha256(f"{dataset}: {' '.join(IMAGES)}".encode()).hexdigest()
+    identity = identity or hashlib.sha256(f"{dataset}: {' '.join(IMAGES)}".encode()).hexdigest()
     write_json({"schema_version": 1, "codec": {"name": codec}, "status": "complete",
                 "dataset": {"name": dataset, "n_images": len(IMAGES), "content_sha256": identity}},
                run / "run.json")

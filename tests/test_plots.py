@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rdpbench.cli import app
-from rdpbench.codecs.cards import all_published_points
-from rdpbench.plots import plot_distortion_perception, plot_rd_grid
-from rdpbench.results import collect_points
+from rdpbench.codecs.cards import all_published_points, published_beside
+from rdpbench.plots import metric_title, plot_distortion_perception, plot_rd_grid, rd_grid_points
+from rdpbench.results import collect_points, dataset_groups
 
 from results_factory import make_results
 
@@ -56,7 +56,7 @@ def test_missing_metrics_leave_lines_out_with_a_note(results):
     figure, notes = plot_rd_grid(collect_points(results))
     musiq_axis = figure.axes[2]
     assert len(musiq_axis.lines) == 0
-    assert "msh: no musiq, left out of its panel" in notes
+    assert "msh: no musiq, dbcnn; left out of those panels" in notes
     plt.close(figure)
 
 
@@ -80,7 +80,7 @@ def test_cli_plot_and_report_write_their_files(results):
     runner = CliRunner()
     result = runner.invoke(app, ["plot", str(results)])
     assert result.exit_code == 0, result.output
-    for name in ("fig3.png", "fig3.pdf", "fig3-dp.png", "fig3-dp.pdf"):
+    for name in ("fig3-kodak.png", "fig3-kodak.pdf", "fig3-kodak-dp.png", "fig3-kodak-dp.pdf"):
         assert (results / name).stat().st_size > 1000
     result = runner.invoke(app, ["report", str(results), "--anchor", "msh"])
     assert result.exit_code == 0, result.output
@@ -90,3 +90,84 @@ def test_cli_plot_and_report_write_their_files(results):
 def test_cli_plot_of_an_empty_folder_fails_cleanly(tmp_path):
     result = CliRunner().invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 1 and "no readable results" in result.output
+
+
+@pytest.fixture
+def mixed(tmp_path):
+    """jpeg and msh on the full Kodak set (by content), jpeg on its first 2 images, and jpeg
+    on another set, all under one folder."""
+    from rdpbench.datasets import published_content_sha256
+
+    from results_factory import ANCHOR, ANCHOR_BPP, write_run
+
+    [kodak] = published_content_sha256()
+    folder = tmp_path / "mixed"
+    write_run(folder, "msh", {"default": (ANCHOR_BPP, ANCHOR)}, dataset="kodak", identity=kodak)
+    write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)}, dataset="kodak", identity=kodak)
+    lower = {m: [v - 1 for v in values] for m, values in ANCHOR.items()}
+    write_run(folder, "jpeg", {"default": ([3 * r for r in ANCHOR_BPP], lower)}, dataset="kodak[:2]")
+    write_run(folder, "jpeg", {"default": ([4 * r for r in ANCHOR_BPP], ANCHOR)}, dataset="sample")
+    return folder
+
+
+def test_one_figure_set_per_image_set_each_line_from_one_set(mixed):
+    result = CliRunner().invoke(app, ["plot", str(mixed)])
+    assert result.exit_code == 0, result.output
+    for label in ("kodak", "kodak-first2", "sample"):
+        for suffix in (".png", ".pdf", ".csv"):
+            assert (mixed / f"fig3-{label}{suffix}").is_file()
+    points = collect_points(mixed)
+    for label, rate_factor in (("kodak", 2), ("kodak-first2", 3), ("sample", 4)):
+        drawn = pd.read_csv(mixed / f"fig3-{label}.csv", dtype={"point": str})
+        jpeg_psnr = drawn[(drawn.codec == "jpeg") & (drawn.metric == "psnr")]
+        assert list(jpeg_psnr.bpp) == pytest.approx([rate_factor * r for r in (0.1, 0.2, 0.4)])
+    assert set(points.dataset) == {"kodak", "kodak[:2]", "sample"}
+
+
+def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(mixed):
+    for label, group in dataset_groups(collect_points(mixed)):
+        published = published_beside(group)
+        assert (not published.empty) == (label == "kodak")
+        figure, _ = plot_rd_grid(group, published)
+        drawn = rd_grid_points(group, published)
+        from_axes = sorted((axis.get_title(), line.get_label(), float(x), float(y))
+                           for axis in figure.axes for line in axis.lines
+                           for x, y in zip(line.get_xdata(), line.get_ydata()))
+        def legend_label(row):
+            if row.published:
+                return row.sampler  # a published curve's sampler column holds its label
+            return row.codec if row.sampler == "default" else f"{row.codec} ({row.sampler})"
+
+        from_csv = sorted((metric_title(r.metric), legend_label(r), r.bpp, r.value) for r in drawn.itertuples())
+        assert from_axes == from_csv
+        labels = [text.get_text() for text in figure.legends[0].get_texts()]
+        assert set(labels) == {line.get_label() for axis in figure.axes for line in axis.lines}
+        plt.close(figure)
+
+
+def test_plot_of_one_chosen_dataset(mixed):
+    result = CliRunner().invoke(app, ["plot", str(mixed), "--dataset", "kodak[:2]"])
+    assert result.exit_code == 0, result.output
+    assert (mixed / "fig3-kodak-first2.png").is_file() and not (mixed / "fig3-sample.png").exists()
+    result = CliRunner().invoke(app, ["plot", str(mixed), "--dataset", "clic"])
+    assert result.exit_code == 1 and "there are: kodak, kodak[:2], sample" in result.output
+
+
+def test_distortion_perception_legend_has_one_entry_per_curve(results):
+    figure = plot_distortion_perception(collect_points(results), "psnr", "fid")
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert sorted(labels) == ["jpeg", "msh", "ours (ddim10)", "ours (ddpm100)"]
+    plt.close(figure)
+
+
+def test_report_keeps_image_sets_apart(mixed):
+    result = CliRunner().invoke(app, ["report", str(mixed)])
+    assert result.exit_code == 0, result.output
+    bd = pd.read_csv(mixed / "report_bd.csv")
+    assert set(bd.dataset) == {"kodak"} and set(bd.codec) == {"jpeg"}  # only kodak has two curves
+    psnr = bd[bd.metric == "psnr"].bd_rate_percent.item()
+    assert psnr == pytest.approx(100.0, abs=1e-6)  # kodak's jpeg: msh's quality at twice its rate
+    table = pd.read_csv(mixed / "report_points.csv")
+    assert sorted(set(table.dataset)) == ["kodak", "kodak[:2]", "sample"]
+    text = (mixed / "report.md").read_text()
+    assert "## kodak[:2]" in text and "## sample" in text
