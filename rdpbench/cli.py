@@ -158,6 +158,12 @@ def run(
         Optional[float],
         typer.Option(help="DDIM's eta for codec 'ours' (default 0: no noise after x_T; 1: DDPM-like)."),
     ] = None,
+    save_images: Annotated[
+        bool, typer.Option(help="Keep every reconstruction as a PNG: RUN/images/QUALITY/SAMPLER/IMAGE.png.")
+    ] = False,
+    save_bitstreams: Annotated[
+        bool, typer.Option(help="Keep every bitstream: RUN/bitstreams/QUALITY/IMAGE.rdpb (see `rdpbench decode`).")
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     wait: Annotated[
         bool,
@@ -180,6 +186,8 @@ def run(
         seed=seed,
         limit=limit,
         patch_protocol=patches,
+        save_images=save_images,
+        save_bitstreams=save_bitstreams,
         codec_options={key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None},
         command=["rdpbench", *sys.argv[1:]],
     )
@@ -194,6 +202,50 @@ def run(
     except KeyboardInterrupt:
         _fail("interrupted; rerun the same command to resume", code=130)
     typer.echo(f"results written to {folder}")
+
+
+@app.command()
+def decode(
+    bitstream: Annotated[Path, typer.Argument(help="A bitstream file (.rdpb), as `run --save-bitstreams` keeps.")],
+    out: Annotated[Path, typer.Option(help="The PNG file to write.")],
+    codec: Annotated[
+        Optional[str],
+        typer.Option(help="Decoder (default: the codec the bitstream names; 'ours' decodes msh bytes "
+                     "with the diffusion decoder)."),
+    ] = None,
+    sampler: Annotated[Optional[str], typer.Option(help="Decode-time setting (default: the codec's first).")] = None,
+    seed: Annotated[int, typer.Option(help="The run's --seed; the image's own seed derives from it and --image.")] = 0,
+    image: Annotated[
+        Optional[str], typer.Option(help="The image's name, for its seed (default: the file name's stem).")
+    ] = None,
+    checkpoint: Annotated[
+        Optional[list[str]], typer.Option(help="Decoder checkpoint of codec 'ours'.")
+    ] = None,
+    eta: Annotated[Optional[float], typer.Option(help="DDIM's eta for codec 'ours'.")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, or auto.")] = "auto",
+) -> None:
+    """Decode one saved bitstream into a PNG, in a fresh process: the same image the run
+    decoded from the same bytes, sampler and seed."""
+    from .atomic import atomic_write
+    from .bitstream import Bitstream
+    from .codecs import get_codec
+    from .images import encode_png
+    from .runner import image_seed, resolve_device
+
+    try:
+        data = bitstream.read_bytes()
+        name = codec or Bitstream.from_bytes(data).codec
+        options = {key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None}
+        decoder = get_codec(name, device=resolve_device(device), **options)
+        chosen = decoder.check_sampler(sampler) if sampler else decoder.samplers[0]
+        reconstruction = decoder.decode(data, sampler=chosen, seed=image_seed(seed, image or bitstream.stem))
+        png = encode_png(reconstruction)
+        atomic_write(out, lambda handle: handle.write(png), binary=True)
+    except RdpbenchError as error:
+        _fail(str(error))
+    except (OSError, ValueError) as error:
+        _fail(f"cannot decode {bitstream}: {error}")
+    typer.echo(f"wrote {out} ({name}, sampler {chosen})")
 
 
 @app.command()

@@ -34,10 +34,12 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
+from .atomic import atomic_write
 from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
 from .datasets import Dataset, DatasetSummary, get_dataset, inspect
 from .errors import ImageError, RdpbenchError, RunFailedError, RunInterrupted
+from .images import encode_png
 from .lock import RunFolderLock
 from .cache import load_array, save_array
 from .metrics import parse_metric_names
@@ -78,6 +80,9 @@ class RunSettings:
     limit: int | None = None
     #: FID/KID patch protocol; None means the default, ``hific``.
     patch_protocol: str | None = None
+    #: Keep every reconstruction as a lossless PNG, and every bitstream as it was written.
+    save_images: bool = False
+    save_bitstreams: bool = False
     codec_options: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
@@ -152,6 +157,8 @@ class Run:
         self.suite = MetricSuite(
             parse_metric_names(settings.metrics), self.device, settings.patch_protocol or "hific"
         )
+        if settings.save_bitstreams and isinstance(self.codec, FolderOfReconstructions):
+            self._note("--save-bitstreams: the folder codec has no bitstreams to save")
         if settings.patch_protocol and not self.suite.extractor:
             self._note(f"--patches {settings.patch_protocol} applies to fid and kid only, and neither "
                        "is among the metrics: it has no effect")
@@ -285,15 +292,20 @@ class Run:
             data = self.codec.encode(reference, point)
             encode_s = time.perf_counter() - start
             n_bytes, bpp = len(data), bits_per_pixel(len(data), height, width)
+            if self.settings.save_bitstreams:
+                atomic_write(self.bitstream_path(point, item.name), lambda handle: handle.write(data), binary=True)
             for sampler in samplers:
                 start = time.perf_counter()
                 image = self.codec.decode(data, sampler=sampler, seed=seed)
                 decoded.append((sampler, image, encode_s, time.perf_counter() - start))
         rows = []
         for sampler, image, encode_s, decode_s in decoded:
+            # files before the row: a row on disk implies its features and images are there too
             if self.suite.extractor:
-                # features before the row: a row on disk implies its features are too
                 save_array(self.suite.features(image), self._features_path(point, sampler, item.name))
+            if self.settings.save_images:
+                png = encode_png(image)
+                atomic_write(self.image_path(point, sampler, item.name), lambda handle: handle.write(png), binary=True)
             row = {
                 "codec": self.codec.name,
                 "quality": point,
@@ -312,9 +324,24 @@ class Run:
 
     # -- files ------------------------------------------------------------------------
     def _done(self, row: dict | None, point: str, sampler: str, image: str) -> bool:
+        """Whether the row exists with every metric, and every file this run keeps for it."""
         if row is None or any(pd.isna(row.get(name)) for name in self.metric_names):
             return False
-        return not self.suite.extractor or self._features_path(point, sampler, image).is_file()
+        wanted = [self._features_path(point, sampler, image)] if self.suite.extractor else []
+        if self.settings.save_images:
+            wanted.append(self.image_path(point, sampler, image))
+        if self.settings.save_bitstreams and not isinstance(self.codec, FolderOfReconstructions):
+            wanted.append(self.bitstream_path(point, image))
+        return all(path.is_file() for path in wanted)
+
+    def image_path(self, point: str, sampler: str, image: str) -> Path:
+        """Where ``--save-images`` keeps a reconstruction: images/<quality>/<sampler>/<image>.png."""
+        return self.folder / "images" / point / sampler / f"{image}.png"
+
+    def bitstream_path(self, point: str, image: str) -> Path:
+        """Where ``--save-bitstreams`` keeps a bitstream (one per rate point, whatever the
+        sampler): bitstreams/<quality>/<image>.rdpb."""
+        return self.folder / "bitstreams" / point / f"{image}.rdpb"
 
     def _features_path(self, point: str, sampler: str, image: str) -> Path:
         key = self.suite.extractor.cache_key
@@ -463,6 +490,10 @@ class Run:
             "device": _describe_device(self.device),
             "versions": _versions(),
             "weights": weights,
+            "saved": {
+                "images": "images/<quality>/<sampler>/<image>.png" if self.settings.save_images else None,
+                "bitstreams": "bitstreams/<quality>/<image>.rdpb" if self.settings.save_bitstreams else None,
+            },
             "notes": list(self.notes),
         }
 
