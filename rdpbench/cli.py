@@ -343,6 +343,38 @@ def plot(
 
 
 @app.command()
+def show(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs made with --save-images.")] = Path("results"),
+    image: Annotated[str, typer.Option(help="The image to show, by name (e.g. kodim23).")] = ...,
+    crop: Annotated[Optional[str], typer.Option(help="Zoomed region x,y,w,h in pixels (default: a centred square).")] = None,
+    bpp: Annotated[
+        Optional[float], typer.Option(help="Show each curve's rate point nearest this bpp (default: its lowest).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output file stem (default FOLDER/fig2-IMAGE).")] = None,
+) -> None:
+    """The paper's Fig. 2: an image as each codec and sampler decoded it at about the same rate,
+    with a zoomed crop and the measured bpp, PSNR and LPIPS."""
+    from .plots import save_figure
+    from .show import comparison_panels, parse_crop, plot_comparison
+
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    try:
+        with _results_warnings_printed():
+            panels, notes = comparison_panels(folder, image, bpp)
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
+        figure = plot_comparison(panels, parse_crop(crop) if crop else None)
+        written = save_figure(figure, out or folder / f"fig2-{image}")
+    except RdpbenchError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot write the figure: {error.strerror or error}")
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
 def report(
     folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
     anchor: Annotated[

@@ -37,7 +37,7 @@ from . import __version__
 from .atomic import atomic_write
 from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
-from .datasets import Dataset, DatasetSummary, get_dataset, inspect
+from .datasets import DATASETS, Dataset, DatasetSummary, get_dataset, inspect
 from .errors import ImageError, RdpbenchError, RunFailedError, RunInterrupted
 from .images import encode_png
 from .lock import RunFolderLock
@@ -468,8 +468,10 @@ class Run:
                     "results will not be comparable with published ones",
                     file=sys.stderr,
                 )
+        spec = self.settings.dataset
         dataset = {
             "name": self.dataset.display_name,
+            "source": spec if spec in DATASETS else str(Path(spec).expanduser().resolve()),
             "n_images": len(self.dataset.images),
             "content_sha256": summary.content_sha256,
             "conversions": summary.conversions,
