@@ -300,6 +300,9 @@ def plot(
     published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
     distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
     perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
+    ci: Annotated[
+        bool, typer.Option("--ci", help="Draw 95% per-image bootstrap bands around each per-image metric's mean.")
+    ] = False,
 ) -> None:
     """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view,
     one figure set per image set, each with a CSV of the points it draws."""
@@ -313,6 +316,13 @@ def plot(
         points = collect_points(folder)
     if points.empty:
         _fail(f"no readable results under {folder} (a run writes points.csv when it completes)")
+    if ci:
+        from .report import point_intervals
+        from .results import collect_images
+
+        with _results_warnings_printed():
+            intervals = point_intervals(collect_images(folder))
+        points = points.merge(intervals, on=["run", "codec", "quality", "sampler"], how="left")
     groups = dataset_groups(points)
     if dataset is not None:
         groups = [(label, group) for label, group in groups if dataset in (label, file_label(label))]

@@ -63,7 +63,9 @@ def _curves(points: pd.DataFrame, published: pd.DataFrame):
 def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
                    panels=FIG3_PANELS) -> pd.DataFrame:
     """Every point Fig. 3 draws, one row per curve, rate point and metric (DRAWN_COLUMNS):
-    the points with a finite bpp and a finite value of the panel's metric."""
+    the points with a finite bpp and a finite value of the panel's metric; with
+    ``ci95_low``/``ci95_high`` when ``points`` carry intervals (``<metric>_ci95_low`` ...,
+    from :func:`rdpbench.report.point_intervals`)."""
     published = published if published is not None else pd.DataFrame()
     points = runs_apart(points)
     dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
@@ -72,12 +74,13 @@ def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
         for (codec, sampler, is_published), curve in _curves(points, published):
             if metric not in curve:
                 continue
-            for row in curve.itertuples(index=False):
-                bpp, value = getattr(row, "bpp"), getattr(row, metric)
-                if np.isfinite(_number(bpp)) and np.isfinite(_number(value)):
-                    rows.append([dataset, codec, sampler, is_published, str(getattr(row, "quality")),
-                                 float(bpp), metric, float(value)])
-    return pd.DataFrame(rows, columns=DRAWN_COLUMNS)
+            for _, row in curve.iterrows():
+                if np.isfinite(_number(row.bpp)) and np.isfinite(_number(row[metric])):
+                    interval = [_number(row.get(f"{metric}_ci95_{end}")) for end in ("low", "high")]
+                    rows.append([dataset, codec, sampler, is_published, str(row.quality), float(row.bpp), metric,
+                                 float(row[metric]), *interval])
+    drawn = pd.DataFrame(rows, columns=DRAWN_COLUMNS + ["ci95_low", "ci95_high"])
+    return drawn if drawn[["ci95_low", "ci95_high"]].notna().any().any() else drawn[DRAWN_COLUMNS]
 
 
 def _number(value) -> float:
@@ -131,6 +134,9 @@ def plot_rd_grid(
                     axis.plot(curve.bpp, curve.value, color=colour, linestyle=line, marker=marker,
                               markersize=3.5, linewidth=1.2, label=label,
                               markerfacecolor="none" if key[2] else colour)
+                    if "ci95_low" in curve and curve.ci95_low.notna().all():
+                        axis.fill_between(curve.bpp, curve.ci95_low, curve.ci95_high, color=colour, alpha=0.18,
+                                          linewidth=0)
                 axis.set_title(metric_title(metric))
                 axis.set_xlabel("bpp")
                 axis.tick_params(labelsize=6)

@@ -178,6 +178,30 @@ def _dataset_first(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[["dataset", *[c for c in frame.columns if c != "dataset"]]]
 
 
+def bootstrap_interval(values: np.ndarray, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of ``values`` (resampling with
+    replacement, seeded)."""
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def point_intervals(images: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per run, codec, quality and sampler: the 95% bootstrap interval of the mean of each
+    per-image metric, as columns ``<metric>_ci95_low`` and ``<metric>_ci95_high``."""
+    metrics = [m for m in metric_columns(images) if m in METRICS]
+    rows = []
+    for key, group in images.groupby(["run", "codec", "quality", "sampler"], sort=False):
+        row = dict(zip(["run", "codec", "quality", "sampler"], key))
+        for metric in metrics:
+            values = pd.to_numeric(group[metric], errors="coerce").dropna().to_numpy(dtype=float)
+            if len(values) == len(group) and len(values) > 1:
+                row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = bootstrap_interval(values, resamples, seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def paired_comparison(
     images: pd.DataFrame, metric: str, a: dict, b: dict, resamples: int = 10_000, seed: int = 0
 ) -> dict:
@@ -199,9 +223,7 @@ def paired_comparison(
     if len(common) == 0:
         raise RdpbenchError(f"{a} and {b} share no image")
     differences = (second[common] - first[common]).to_numpy(dtype=float)
-    rng = np.random.default_rng(seed)
-    means = differences[rng.integers(0, len(differences), (resamples, len(differences)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
+    low, high = bootstrap_interval(differences, resamples, seed)
     return {"metric": metric, "n_images": len(common), "mean_difference": float(differences.mean()),
             "ci95_low": float(low), "ci95_high": float(high), "differences": pd.Series(differences, index=common)}
 

@@ -171,3 +171,26 @@ def test_report_keeps_image_sets_apart(mixed):
     assert sorted(set(table.dataset)) == ["kodak", "kodak[:2]", "sample"]
     text = (mixed / "report.md").read_text()
     assert "## kodak[:2]" in text and "## sample" in text
+
+
+def test_ci_bands_are_the_bootstrap_interval_of_the_per_image_values(results):
+    from rdpbench.report import point_intervals
+    from rdpbench.results import collect_images
+
+    result = CliRunner().invoke(app, ["plot", str(results), "--ci"])
+    assert result.exit_code == 0, result.output
+    drawn = pd.read_csv(results / "fig3-kodak.csv", dtype={"point": str})
+    msh_psnr = drawn[(drawn.codec == "msh") & (drawn.metric == "psnr")]
+    # the factory's four images sit at mean -0.005, +0.005, -0.005, +0.005: every resample mean
+    # lies within +-0.005 of the mean, and both signs are drawn
+    assert ((msh_psnr.ci95_low >= msh_psnr.value - 0.005 - 1e-9) & (msh_psnr.ci95_low < msh_psnr.value)).all()
+    assert ((msh_psnr.ci95_high <= msh_psnr.value + 0.005 + 1e-9) & (msh_psnr.ci95_high > msh_psnr.value)).all()
+    assert drawn[drawn.metric == "fid"].ci95_low.isna().all()  # one value per point: no band
+    images = collect_images(results)
+    constant = images.assign(psnr=30.0)
+    interval = point_intervals(constant).iloc[0]
+    assert (interval.psnr_ci95_low, interval.psnr_ci95_high) == (30.0, 30.0)
+    points = collect_points(results).merge(point_intervals(images), on=["run", "codec", "quality", "sampler"])
+    figure, _ = plot_rd_grid(points)
+    assert len(figure.axes[7].collections) == 4  # a band per curve in the PSNR panel
+    plt.close(figure)
