@@ -6,6 +6,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import pandas as pd
+
+from rdpbench.runner import Run, RunSettings
 from results_factory import make_results
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
@@ -16,10 +19,14 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes(path, tmp_path, monkeypatch):
+def test_notebook_executes(path, tmp_path, monkeypatch, image_folder):
     results = make_results(tmp_path / "results")
+    saved = Run(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=results,
+                            save_images=True)).execute(progress=False)
     monkeypatch.setenv("RDPBENCH_RESULTS", str(results))
+    monkeypatch.setenv("RDPBENCH_DATASET", "kodak")
     monkeypatch.setenv("RDPBENCH_B", "ours@ddpm100")
+    monkeypatch.setenv("RDPBENCH_IMAGE", "img1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -27,7 +34,10 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
         output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
         for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
     )
-    assert "rate points of 4 curves" in outputs
+    assert "image sets: images (1 rate points), kodak (12 rate points)" in outputs  # the selector's choices
+    assert "kodak: 12 rate points of 4 curves, anchor msh" in outputs
+    row = pd.read_csv(saved / "images.csv").set_index("image").loc["img1"]
+    assert f"original | jpeg: {row.bpp:.3f} bpp, {row.psnr:.2f} dB" in outputs  # the Fig. 2 view
     assert "B = ('ours', 'ddpm100') minus A = ('msh', 'default')" in outputs
     assert "mean_difference" in outputs
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
