@@ -226,8 +226,11 @@ def plot_distortion_perception(
                 axis.set_title(panel)
             for row in chosen.itertuples(index=False):
                 colour, _, marker, label = styles[(row.codec, row.sampler, False)]
-                axis.scatter(getattr(row, distortion), getattr(row, perception), color=colour, marker=marker,
-                             s=18, label=label, zorder=3)
+                own = panel == "all" or row.codec == panel.split(" q")[0]
+                # other curves' nearest-rate points are context: hollow, so none hides the samplers'
+                axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker, s=18 if own else 30,
+                             label=label, zorder=3 if own else 4, edgecolors=colour,
+                             facecolors=colour if own else "none", linewidths=1.0)
             axis.set_xlabel(metric_title(distortion))
             axis.set_ylabel(metric_title(perception))
         _figure_legend(figure, axes[0], rows=1, columns=4)
