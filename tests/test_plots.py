@@ -130,6 +130,7 @@ def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(m
         assert (not published.empty) == (label == "kodak")
         figure, _ = plot_rd_grid(group, published)
         drawn = rd_grid_points(group, published)
+        assert set(drawn.dataset) == {label}  # one image set a figure
         from_axes = sorted((axis.get_title(), line.get_label(), float(x), float(y))
                            for axis in figure.axes for line in axis.lines
                            for x, y in zip(line.get_xdata(), line.get_ydata()))
