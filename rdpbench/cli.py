@@ -164,6 +164,11 @@ def run(
     save_bitstreams: Annotated[
         bool, typer.Option(help="Keep every bitstream: RUN/bitstreams/QUALITY/IMAGE.rdpb (see `rdpbench decode`).")
     ] = False,
+    shard: Annotated[
+        Optional[str],
+        typer.Option(help="Run only shard I/N of the images (1-based), e.g. a job array's task; join the "
+                     "shards with `rdpbench merge`."),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     wait: Annotated[
         bool,
@@ -194,6 +199,7 @@ def run(
     from .errors import RunInterrupted
 
     try:
+        settings.shard = _parse_shard(shard) if shard else None
         folder = Run(settings).execute(progress=progress, wait=wait)
     except RdpbenchError as error:
         _fail(str(error))
@@ -202,6 +208,31 @@ def run(
     except KeyboardInterrupt:
         _fail("interrupted; rerun the same command to resume", code=130)
     typer.echo(f"results written to {folder}")
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    if not (slash and index.isdigit() and count.isdigit()):
+        raise RdpbenchError(f"--shard {text!r}: give I/N, e.g. 2/8 for the second of eight shards")
+    return int(index), int(count)
+
+
+@app.command()
+def merge(
+    shards: Annotated[list[Path], typer.Argument(help="The shard run folders (all N of them).")],
+    out: Annotated[Path, typer.Option(help="The run folder to write (new).")],
+) -> None:
+    """Join the shards of a job array into the run folder one process would have written."""
+    from .merge import merge_shards
+
+    try:
+        with _results_warnings_printed():
+            folder = merge_shards(shards, out)
+    except RdpbenchError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot write {out}: {error.strerror or error}")
+    typer.echo(f"merged {len(shards)} shards into {folder}")
 
 
 @app.command()

@@ -63,17 +63,33 @@ class Dataset:
     problems: list[str] = field(default_factory=list)
     #: Number of leading images used when only part of the set is (``--limit``).
     first: int | None = None
+    #: (i, n): this is the i-th of n disjoint shards of the set (``--shard i/n``), 1-based.
+    shard: tuple[int, int] | None = None
 
     @property
     def display_name(self) -> str:
-        """``kodak``, or ``kodak[:4]`` when only the first four images are used."""
-        return self.name if self.first is None else f"{self.name}[:{self.first}]"
+        """``kodak``, ``kodak[:4]`` when only the first four images are used, ``kodak{2/4}``
+        for the second of four shards."""
+        name = self.name if self.first is None else f"{self.name}[:{self.first}]"
+        return name if self.shard is None else f"{name}{{{self.shard[0]}/{self.shard[1]}}}"
 
     @property
     def slug(self) -> str:
-        """The display name in a form fit for a folder name: ``kodak``, ``kodak-first4``."""
+        """The display name in a form fit for a folder name: ``kodak``, ``kodak-first4``,
+        ``kodak-shard2of4``."""
         slug = self.name if self.first is None else f"{self.name}-first{self.first}"
+        slug = slug if self.shard is None else f"{slug}-shard{self.shard[0]}of{self.shard[1]}"
         return re.sub(r"[^A-Za-z0-9._+-]", "_", slug)
+
+    def sharded(self, index: int, count: int) -> "Dataset":
+        """The ``index``-th (1-based) of ``count`` disjoint shards: every count-th image from
+        the index-th on, so shards are alike in size and the union is the whole set."""
+        if not 1 <= index <= count:
+            raise RdpbenchError(f"--shard {index}/{count}: need 1 <= i <= n")
+        if count > len(self.images):
+            raise RdpbenchError(f"--shard {index}/{count}: the set has only {len(self.images)} images")
+        return Dataset(self.name, self.images[index - 1::count], self.pixel_hashes, self.notes, self.problems,
+                       self.first, (index, count))
 
     def limited(self, limit: int | None) -> "Dataset":
         """The first ``limit`` images (all when None or when the set has no more)."""
@@ -93,6 +109,13 @@ class DatasetSummary:
     content_sha256: str
     #: sha256 of each image's decoded pixels: the key of reference-side caches.
     pixel_hashes: dict[str, str]
+
+    def restricted(self, names: list[str]) -> "DatasetSummary":
+        """The summary of the images ``names`` alone (a shard of the set)."""
+        hashes = {name: self.pixel_hashes[name] for name in names}
+        return DatasetSummary({n: self.sizes[n] for n in names},
+                              {n: c for n, c in self.conversions.items() if n in hashes},
+                              content_sha256(hashes), hashes)
 
 
 def content_sha256(pixel_hashes: dict[str, str]) -> str:

@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
@@ -83,6 +84,8 @@ class RunSettings:
     #: Keep every reconstruction as a lossless PNG, and every bitstream as it was written.
     save_images: bool = False
     save_bitstreams: bool = False
+    #: (i, n): run only the i-th of n disjoint image shards (1-based), for job arrays.
+    shard: tuple[int, int] | None = None
     codec_options: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
@@ -163,7 +166,8 @@ class Run:
             self._note(f"--patches {settings.patch_protocol} applies to fid and kid only, and neither "
                        "is among the metrics: it has no effect")
         self.metric_names = self.suite.image_metric_names
-        self.dataset = get_dataset(settings.dataset).limited(settings.limit)
+        self.full_dataset = get_dataset(settings.dataset).limited(settings.limit)
+        self.dataset = self.full_dataset.sharded(*settings.shard) if settings.shard else self.full_dataset
         for note in self.dataset.notes:
             self._note(note)
         if settings.name is not None and (
@@ -183,7 +187,9 @@ class Run:
         """Every check that needs no codec work; raises before anything is written."""
         self.weight_files = self.codec.weight_files(self.points) + self.suite.weight_files()
         require(self.weight_files)
-        summary = inspect(self.dataset)
+        # a shard reads the whole set too: its manifest must name the set it is a part of
+        self.full_summary = inspect(self.full_dataset)
+        summary = self.full_summary.restricted([item.name for item in self.dataset.images])
         problems = []
         for name, (height, width) in summary.sizes.items():
             try:
@@ -344,8 +350,9 @@ class Run:
         return self.folder / "bitstreams" / point / f"{image}.rdpb"
 
     def _features_path(self, point: str, sampler: str, image: str) -> Path:
-        key = self.suite.extractor.cache_key
-        return self.folder / "features" / key / point / sampler / f"{image}.npy"
+        """features/<extractor key>/<quality>/<sampler>/<image>.npy; the originals' under
+        features/<key>/reference/<image>.npy."""
+        return features_path(self.folder, self.suite.extractor.cache_key, point, sampler, image)
 
     def _columns(self, rows: dict) -> list[str]:
         """Requested metrics first, then metrics that earlier runs into this folder added."""
@@ -359,38 +366,32 @@ class Run:
         return frame
 
     def _point_scores(self, images: pd.DataFrame) -> dict:
-        """Distribution metrics of every rate point whose images all have features here."""
+        """Distribution metrics of every rate point whose images all have features here. The
+        reference features are kept in the run folder too, so that shards can be merged on
+        any machine."""
         if not self.suite.extractor:
             return {}
-        scores, reference = {}, None
-        names = {item.name for item in self.dataset.images}
+        scores = {}
+        names = [item.name for item in self.dataset.images]
         for (codec, point, sampler), group in images.groupby(POINT_KEY, sort=False):
-            paths = [self._features_path(point, sampler, image) for image in group.image]
-            if set(group.image) != names or not all(path.is_file() for path in paths):
+            paths = [self._features_path(point, sampler, image) for image in names]
+            if set(group.image) != set(names) or not all(path.is_file() for path in paths):
                 continue
-            if reference is None:
-                reference = [
-                    self.suite.reference_features(item.load_rgb, self.pixel_hashes[item.name])
-                    for item in self.dataset.images
-                ]
-            reconstruction = [load_array(path) for path in paths]
+            reference = [self._reference_features(item) for item in self.dataset.images]
+            reconstruction = [load_array(path) for path in paths]  # in dataset order: paired with reference
             scores[(codec, point, sampler)] = self.suite.score_point(reference, reconstruction)
         return scores
 
+    def _reference_features(self, item) -> np.ndarray:
+        kept = self._features_path("reference", "", item.name)
+        features = load_array(kept)
+        if features is None:
+            features = self.suite.reference_features(item.load_rgb, self.pixel_hashes[item.name])
+            save_array(features, kept)
+        return features
+
     def _write_points(self, images: pd.DataFrame, manifest: dict) -> None:
-        not_metrics = set(image_columns([]))
-        per_image = [c for c in images.columns if c not in not_metrics]
-        points = aggregate_points(images, per_image, self._point_scores(images))
-        write_csv(points, self.folder / POINTS_CSV)
-        for sampler, curve in points.groupby("sampler", sort=False):
-            label = self.codec.name if sampler == DEFAULT_SAMPLER else f"{self.codec.name} ({sampler})"
-            exported = to_compressai_json(
-                curve,
-                label,
-                f"rdpbench {__version__} on {self.dataset.display_name}",
-                {key: manifest[key] for key in ("dataset", "device", "versions", "seed")},
-            )
-            write_json(exported, self.folder / f"compressai-{sampler}.json")
+        write_points(self.folder, images, self._point_scores(images), manifest, self.codec.name)
 
     def _earlier_manifest(self, manifest: dict) -> dict | None:
         """The manifest of an earlier run into this folder, after checking that this run may
@@ -474,8 +475,17 @@ class Run:
             "source": spec if spec in DATASETS else str(Path(spec).expanduser().resolve()),
             "n_images": len(self.dataset.images),
             "content_sha256": summary.content_sha256,
+            "pixel_sha256": summary.pixel_hashes,
             "conversions": summary.conversions,
         }
+        if self.dataset.shard:
+            dataset["shard"] = {
+                "index": self.dataset.shard[0],
+                "count": self.dataset.shard[1],
+                "of": {"name": self.full_dataset.display_name, "n_images": len(self.full_dataset.images),
+                       "content_sha256": self.full_summary.content_sha256,
+                       "images": [item.name for item in self.full_dataset.images]},
+            }
         return {
             "schema_version": SCHEMA_VERSION,
             "rdpbench": __version__,
@@ -498,6 +508,30 @@ class Run:
             },
             "notes": list(self.notes),
         }
+
+
+def features_path(folder: Path, key: str, point: str, sampler: str, image: str) -> Path:
+    """Where a run folder keeps the patch features of one reconstruction (``point`` =
+    "reference" and ``sampler`` = "" for the original's)."""
+    return folder / "features" / key / point / sampler / f"{image}.npy"
+
+
+def write_points(folder: Path, images: pd.DataFrame, scores: dict, manifest: dict, codec_name: str) -> None:
+    """points.csv (means of ``images`` plus the per-point ``scores``) and one CompressAI JSON
+    file per sampler."""
+    not_metrics = set(image_columns([]))
+    per_image = [c for c in images.columns if c not in not_metrics]
+    points = aggregate_points(images, per_image, scores)
+    write_csv(points, folder / POINTS_CSV)
+    for sampler, curve in points.groupby("sampler", sort=False):
+        label = codec_name if sampler == DEFAULT_SAMPLER else f"{codec_name} ({sampler})"
+        exported = to_compressai_json(
+            curve,
+            label,
+            f"rdpbench {__version__} on {manifest['dataset']['name']}",
+            {key: manifest[key] for key in ("dataset", "device", "versions", "seed")},
+        )
+        write_json(exported, folder / f"compressai-{sampler}.json")
 
 
 def _dataset_id(manifest: dict) -> str | None:
