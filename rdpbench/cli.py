@@ -7,6 +7,7 @@ failed runs print a message and exit with status 1; a run interrupted by Ctrl-C 
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from contextlib import contextmanager
@@ -198,16 +199,22 @@ def run(
     )
     from .errors import RunInterrupted
 
+    from .distributed import launched_by_torchrun, run_distributed
+
     try:
         settings.shard = _parse_shard(shard) if shard else None
-        folder = Run(settings).execute(progress=progress, wait=wait)
+        if launched_by_torchrun():
+            folder = run_distributed(settings, progress=progress, wait=wait)
+        else:
+            folder = Run(settings).execute(progress=progress, wait=wait)
     except RdpbenchError as error:
         _fail(str(error))
     except RunInterrupted as interrupt:
         _fail(f"stopped by {interrupt.signal_name}; rerun the same command to resume", code=interrupt.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted; rerun the same command to resume", code=130)
-    typer.echo(f"results written to {folder}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        typer.echo(f"results written to {folder}")
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

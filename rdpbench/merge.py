@@ -24,8 +24,9 @@ from .runner import features_path, write_points
 SHARED = ["codec", "points", "samplers", "metrics", "seed", "weights", "metric_protocol", "versions"]
 
 
-def merge_shards(folders: list[Path], out: Path) -> Path:
-    """Merge the shard run folders into ``out`` (created; refused if it holds a run)."""
+def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
+    """Merge the shard run folders into ``out`` (created; refused if it holds a run, unless
+    ``replace``: the ranks of a torchrun write their merge again on every rerun)."""
     shards = [(Path(folder), _shard_manifest(Path(folder))) for folder in folders]
     first = shards[0][1]
     whole = first["dataset"]["shard"]["of"]
@@ -40,7 +41,7 @@ def merge_shards(folders: list[Path], out: Path) -> Path:
     indices = sorted(manifest["dataset"]["shard"]["index"] for _, manifest in shards)
     if indices != list(range(1, count + 1)):
         raise RdpbenchError(f"need shards 1..{count} once each; got {', '.join(map(str, indices))}")
-    if (out / MANIFEST).exists():
+    if (out / MANIFEST).exists() and not replace:
         raise RdpbenchError(f"{out} already holds a run; merge into a new folder")
 
     with RunFolderLock(out, ["rdpbench", "merge", *map(str, folders)], wait=False):

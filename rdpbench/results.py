@@ -252,8 +252,11 @@ def _missing(value) -> bool:
 
 
 def run_folders(folder: Path) -> list[Path]:
-    """Every run folder (one holding run.json) under ``folder``, sorted."""
-    return sorted(path.parent for path in Path(folder).rglob(MANIFEST))
+    """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders (the
+    per-rank parts of a torchrun) are not results."""
+    root = Path(folder)
+    return sorted(path.parent for path in root.rglob(MANIFEST)
+                  if not any(part.startswith(".") for part in path.parent.relative_to(root).parts))
 
 
 def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:

@@ -198,7 +198,10 @@ class Run:
                 problems.append(str(error))
         if problems:
             raise ImageError(f"{len(problems)} image(s) cannot be coded:\n  " + "\n  ".join(problems))
-        self.n_patches = self.suite.check_sizes(summary.sizes)
+        # sizes are checked on the whole set (a shard may hold a single patch, the set not)
+        self.n_patches = self.suite.check_sizes(self.full_summary.sizes)
+        if self.dataset.shard and self.suite.extractor:
+            self.n_patches = self.suite.patch_count(summary.sizes)
         if isinstance(self.codec, FolderOfReconstructions):
             self.codec.check_images(summary.sizes)
             for note in self.codec.rate_notes(summary.sizes):
@@ -378,6 +381,8 @@ class Run:
             if set(group.image) != set(names) or not all(path.is_file() for path in paths):
                 continue
             reference = [self._reference_features(item) for item in self.dataset.images]
+            if self.dataset.shard:
+                continue  # a part of a set: its FID/KID come when the parts are merged
             reconstruction = [load_array(path) for path in paths]  # in dataset order: paired with reference
             scores[(codec, point, sampler)] = self.suite.score_point(reference, reconstruction)
         return scores

@@ -67,13 +67,17 @@ class MetricSuite:
             raise ImageError(f"{len(problems)} image/metric pair(s) cannot be scored:\n  " + "\n  ".join(problems))
         if not self.extractor:
             return 0
-        n_patches = sum(len(patch_corners(h, w, self.extractor.protocol)) for h, w in sizes.values())
+        n_patches = self.patch_count(sizes)
         if n_patches < 2:
             raise RdpbenchError(
                 f"{', '.join(self.distribution_metric_names)} need at least 2 patches of 256x256; "
                 f"these images give {n_patches} under the {self.extractor.protocol!r} protocol"
             )
         return n_patches
+
+    def patch_count(self, sizes: dict[str, tuple[int, int]]) -> int:
+        """How many patches images of these sizes give under the run's protocol."""
+        return sum(len(patch_corners(h, w, self.extractor.protocol)) for h, w in sizes.values())
 
     def prepare(self) -> None:
         for metric in self.image_metrics:
