@@ -94,6 +94,16 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _require_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+
+
+def _echo_written(paths: list[Path]) -> None:
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
 @contextmanager
 def _results_warnings_printed():
     """Print each DamagedResultsWarning of the block as one ``warning:`` line."""
@@ -348,8 +358,7 @@ def plot(
     from .plots import dp_points, file_label, plot_distortion_perception, plot_rd_grid, rd_grid_points, save_figure
     from .results import collect_points, dataset_groups
 
-    if not folder.is_dir():
-        _fail(f"{folder} is not a folder")
+    _require_folder(folder)
     with _results_warnings_printed():
         points = collect_points(folder)
     if points.empty:
@@ -386,8 +395,7 @@ def plot(
                 written += save_figure(dp_figure, stem.with_name(stem.name + "-dp"), drawn)
         except OSError as error:
             _fail(f"cannot write the figures to {stem}: {error.strerror or error}")
-    for path in written:
-        typer.echo(f"wrote {path}")
+    _echo_written(written)
 
 
 @app.command()
@@ -405,8 +413,7 @@ def show(
     from .plots import save_figure
     from .show import comparison_panels, parse_crop, plot_comparison
 
-    if not folder.is_dir():
-        _fail(f"{folder} is not a folder")
+    _require_folder(folder)
     try:
         with _results_warnings_printed():
             panels, notes = comparison_panels(folder, image, bpp)
@@ -418,8 +425,7 @@ def show(
         _fail(str(error))
     except OSError as error:
         _fail(f"cannot write the figure: {error.strerror or error}")
-    for path in written:
-        typer.echo(f"wrote {path}")
+    _echo_written(written)
 
 
 @app.command()
@@ -435,8 +441,7 @@ def report(
     """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
     from .report import write_report
 
-    if not folder.is_dir():
-        _fail(f"{folder} is not a folder")
+    _require_folder(folder)
     try:
         with _results_warnings_printed():
             written = write_report(folder, out, anchor)
@@ -444,8 +449,7 @@ def report(
         _fail(str(error))
     except OSError as error:
         _fail(f"cannot write the report to {out or folder}: {error.strerror or error}")
-    for path in written:
-        typer.echo(f"wrote {path}")
+    _echo_written(written)
 
 
 class Listing(str, Enum):
@@ -563,8 +567,7 @@ def weights_import(
     refusing any whose hash differs from the published file's."""
     from .weights import import_from
 
-    if not folder.is_dir():
-        _fail(f"{folder} is not a folder")
+    _require_folder(folder)
     try:
         copied, refused = import_from(folder)
     except OSError as error:
