@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import RdpbenchError
+from .errors import RdpbenchError, RunInterrupted
 
 app = typer.Typer(
     help=(
@@ -204,11 +204,9 @@ def run(
         patch_protocol=patches,
         save_images=save_images,
         save_bitstreams=save_bitstreams,
-        codec_options={key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None},
+        codec_options=_codec_options(checkpoint, eta),
         command=["rdpbench", *sys.argv[1:]],
     )
-    from .errors import RunInterrupted
-
     from .distributed import launched_by_torchrun, run_distributed
 
     try:
@@ -225,6 +223,11 @@ def run(
         _fail("interrupted; rerun the same command to resume", code=130)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
         typer.echo(f"results written to {folder}")
+
+
+def _codec_options(checkpoint: list[str] | None, eta: float | None) -> dict:
+    """The options of codec 'ours' that were given (other codecs refuse any)."""
+    return {key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None}
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -283,8 +286,7 @@ def decode(
     try:
         data = bitstream.read_bytes()
         name = codec or Bitstream.from_bytes(data).codec
-        options = {key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None}
-        decoder = get_codec(name, device=resolve_device(device), **options)
+        decoder = get_codec(name, device=resolve_device(device), **_codec_options(checkpoint, eta))
         chosen = decoder.check_sampler(sampler) if sampler else decoder.samplers[0]
         reconstruction = decoder.decode(data, sampler=chosen, seed=image_seed(seed, image or bitstream.stem))
         png = encode_png(reconstruction)

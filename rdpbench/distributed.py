@@ -30,7 +30,7 @@ def run_distributed(settings, progress: bool = True, wait: bool = True) -> Path:
     import torch.distributed as dist
 
     from .merge import merge_shards
-    from .runner import Run
+    from .runner import Run, run_folder
 
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     if settings.shard:
@@ -42,13 +42,13 @@ def run_distributed(settings, progress: bool = True, wait: bool = True) -> Path:
         settings = dataclasses.replace(settings, device=f"cuda:{local_rank}")
     dist.init_process_group("nccl" if on_gpu else "gloo")
     try:
-        folder = Run(settings).folder  # where one process would write
+        part = Run(dataclasses.replace(settings, shard=(rank + 1, world)))
+        folder = run_folder(settings, part.codec, part.samplers, part.full_dataset)  # where one process writes
         parts = folder.parent / f".{folder.name}.ranks"
-        part_settings = dataclasses.replace(settings, shard=(rank + 1, world), out=parts,
-                                            name=f"rank{rank + 1}of{world}")
+        part.folder = parts / f"rank{rank + 1}of{world}"
         failure = None
         try:
-            Run(part_settings).execute(progress=progress and rank == 0, wait=wait)
+            part.execute(progress=progress and rank == 0, wait=wait)
         except Exception as error:  # noqa: BLE001  (every rank must reach the exchange below)
             failure = f"rank {rank}: {error}"
         outcomes = [None] * world

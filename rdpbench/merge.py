@@ -44,14 +44,14 @@ def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
     if (out / MANIFEST).exists() and not replace:
         raise RdpbenchError(f"{out} already holds a run; merge into a new folder")
 
+    images = _merged_rows(shards, whole["images"])
+    protocol = first["metric_protocol"]
+    suite = MetricSuite(protocol["per_image"] + protocol["per_point"], "cpu",
+                        (protocol.get("patches") or {}).get("patch_protocol", "hific"))
+    manifest = _merged_manifest(shards, whole, suite)  # checks the pixels before anything is written
     with RunFolderLock(out, ["rdpbench", "merge", *map(str, folders)], wait=False):
-        images = _merged_rows(shards, whole["images"])
         write_csv(images, out / IMAGES_CSV)
-        protocol = first["metric_protocol"]
-        suite = MetricSuite(protocol["per_image"] + protocol["per_point"], "cpu",
-                            (protocol.get("patches") or {}).get("patch_protocol", "hific"))
         scores = _point_scores(shards, out, images, whole["images"], suite) if suite.extractor else {}
-        manifest = _merged_manifest(shards, whole, suite)
         write_points(out, images, scores, manifest, first["codec"]["name"])
         write_json(manifest, out / MANIFEST)
     return out
@@ -100,8 +100,8 @@ def _point_scores(shards, out: Path, images: pd.DataFrame, order: list[str], sui
         key = features.name
         shutil.copytree(features, out / "features" / key, dirs_exist_ok=True)
     scores = {}
+    reference = [load_array(features_path(out, key, "reference", "", image)) for image in order]
     for (codec, point, sampler), _ in images.groupby(["codec", "quality", "sampler"], sort=False):
-        reference = [load_array(features_path(out, key, "reference", "", image)) for image in order]
         reconstruction = [load_array(features_path(out, key, point, sampler, image)) for image in order]
         if any(features is None for features in reference + reconstruction):
             raise RdpbenchError(f"the shards lack features of rate point {point} ({sampler}); rerun them")

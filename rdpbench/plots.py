@@ -218,15 +218,15 @@ def plot_distortion_perception(
                                     squeeze=False)
         for axis, panel in zip(axes[0], panels):
             chosen = wide[wide.panel == panel]
-            if panel != "all":
-                codec = panel.split(" q")[0]
-                own = chosen[chosen.codec == codec]
-                axis.plot(own[distortion], own[perception], color=styles[(codec, own.sampler.iloc[0], False)][0],
-                          linewidth=0.8, alpha=0.6)
+            codec = None if panel == "all" else panel.split(" q")[0]  # the panel's multi-sampler codec
+            if codec:
+                samplers = chosen[chosen.codec == codec]
+                axis.plot(samplers[distortion], samplers[perception], linewidth=0.8, alpha=0.6,
+                          color=styles[(codec, samplers.sampler.iloc[0], False)][0])
                 axis.set_title(panel)
             for row in chosen.itertuples(index=False):
                 colour, _, marker, label = styles[(row.codec, row.sampler, False)]
-                own = panel == "all" or row.codec == panel.split(" q")[0]
+                own = codec is None or row.codec == codec
                 # other curves' nearest-rate points are context: hollow, so none hides the samplers'
                 axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker, s=18 if own else 30,
                              label=label, zorder=3 if own else 4, edgecolors=colour,

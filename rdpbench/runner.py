@@ -113,6 +113,11 @@ def default_run_name(codec: CodecBase, samplers: list[str], dataset: Dataset) ->
     return re.sub(r"[^A-Za-z0-9._+-]", "_", "-".join(parts))
 
 
+def run_folder(settings: RunSettings, codec: CodecBase, samplers: list[str], dataset: Dataset) -> Path:
+    """Where a run writes: OUT/NAME, NAME by default codec-samplers-dataset."""
+    return Path(settings.out) / (settings.name or default_run_name(codec, samplers, dataset))
+
+
 def check_writable(folder: Path) -> None:
     """Raise RdpbenchError unless ``folder`` exists as a writable folder or can be created:
     every existing part of the path must be a folder, the nearest existing one writable."""
@@ -174,9 +179,7 @@ class Run:
             settings.name in ("", ".", "..") or Path(settings.name).name != settings.name
         ):
             raise RdpbenchError(f"--name {settings.name!r}: give a folder name, not a path (--out says where)")
-        self.folder = Path(settings.out) / (
-            settings.name or default_run_name(self.codec, self.samplers, self.dataset)
-        )
+        self.folder = run_folder(settings, self.codec, self.samplers, self.dataset)
         self.position: dict = {}  # where the run is, for the manifest when it fails
 
     def _note(self, note: str) -> None:
@@ -374,13 +377,14 @@ class Run:
         any machine."""
         if not self.suite.extractor:
             return {}
-        scores = {}
+        scores, reference = {}, None
         names = [item.name for item in self.dataset.images]
         for (codec, point, sampler), group in images.groupby(POINT_KEY, sort=False):
             paths = [self._features_path(point, sampler, image) for image in names]
             if set(group.image) != set(names) or not all(path.is_file() for path in paths):
                 continue
-            reference = [self._reference_features(item) for item in self.dataset.images]
+            if reference is None:
+                reference = [self._reference_features(item) for item in self.dataset.images]
             if self.dataset.shard:
                 continue  # a part of a set: its FID/KID come when the parts are merged
             reconstruction = [load_array(path) for path in paths]  # in dataset order: paired with reference

@@ -172,11 +172,9 @@ def _is_zip(path: Path) -> bool:
         return handle.read(4) == b"PK\x03\x04"
 
 
-def damaged_message(path: Path, reason: str, file: WeightFile | None) -> str:
+def damaged_message(path: Path, reason: str, file: WeightFile) -> str:
     """What to tell a user about a damaged weight file: which, why, and how to replace it."""
     message = f"{path} is damaged: {reason}; it may be truncated by an interrupted download or copy."
-    if file is None:
-        return message + " Replace it with a good copy."
     actual, expected = sha256_of(path), file.expected_hash
     if expected and not actual.startswith(expected):
         message += f" Its sha256 is {actual[:16]}..., the published file's starts {expected[:16]}."
@@ -251,8 +249,8 @@ def download(file: WeightFile) -> Path:
 
 def import_from(folder: Path) -> tuple[list[Path], list[str]]:
     """Copy every known weight file found in ``folder`` (by file name) into its place, after
-    checking its hash where one is published (and that it reads, where none is). Returns the paths written and, for each file
-    refused, why (a refused file is left where it was, and nothing is written for it)."""
+    checking its hash where one is published (and that it reads, where none is). Returns the
+    paths written and, for each file refused, why (a refused file is left where it was)."""
     copied, refused = [], []
     for file in weight_files().values():
         if file.package:
