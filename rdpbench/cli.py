@@ -169,6 +169,19 @@ def run(
         Optional[float],
         typer.Option(help="DDIM's eta for codec 'ours' (default 0: no noise after x_T; 1: DDPM-like)."),
     ] = None,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(help="UNet precision of codec 'ours': fp32 (default) or bf16 (autocast, channels-last; "
+                     "the entropy decoding stays fp32)."),
+    ] = None,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="Put the UNet of codec 'ours' through torch.compile.")
+    ] = False,
+    batch_size: Annotated[
+        Optional[int],
+        typer.Option(help="Same-size images decoded at once (default: 1 on CPU, sized to free memory on "
+                     "CUDA). Results do not depend on it."),
+    ] = None,
     save_images: Annotated[
         bool, typer.Option(help="Keep every reconstruction as a PNG: RUN/images/QUALITY/SAMPLER/IMAGE.png.")
     ] = False,
@@ -204,7 +217,8 @@ def run(
         patch_protocol=patches,
         save_images=save_images,
         save_bitstreams=save_bitstreams,
-        codec_options=_codec_options(checkpoint, eta),
+        batch_size=batch_size,
+        codec_options=_codec_options(checkpoint, eta, precision, compile),
         command=["rdpbench", *sys.argv[1:]],
     )
     from .distributed import launched_by_torchrun, run_distributed
@@ -225,9 +239,12 @@ def run(
         typer.echo(f"results written to {folder}")
 
 
-def _codec_options(checkpoint: list[str] | None, eta: float | None) -> dict:
+def _codec_options(
+    checkpoint: list[str] | None, eta: float | None, precision: str | None = None, compile: bool = False
+) -> dict:
     """The options of codec 'ours' that were given (other codecs refuse any)."""
-    return {key: value for key, value in (("checkpoint", checkpoint), ("eta", eta)) if value is not None}
+    given = {"checkpoint": checkpoint, "eta": eta, "precision": precision, "compile": compile or None}
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

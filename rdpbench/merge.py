@@ -17,7 +17,7 @@ from .cache import load_array
 from .errors import RdpbenchError
 from .lock import RunFolderLock
 from .metrics.suite import MetricSuite
-from .results import IMAGES_CSV, MANIFEST, read_images, read_manifest, write_csv, write_json
+from .results import IMAGES_CSV, MANIFEST, in_run_order, read_images, read_manifest, write_csv, write_json
 from .runner import features_path, write_points
 
 #: What every shard of one run must share, as manifest keys.
@@ -82,14 +82,12 @@ def _merged_rows(shards: list[tuple[Path, dict]], order: list[str]) -> pd.DataFr
     if rows.duplicated(["codec", "quality", "sampler", "image"]).any():
         raise RdpbenchError("the shards share rows: were they made from the same image set?")
     first = shards[0][1]
-    rank = {"quality": first["points"], "image": order, "sampler": first["samplers"]}
-    for column, values in rank.items():
-        rows[f"_{column}"] = rows[column].map({value: i for i, value in enumerate(values)})
-    expected = len(first["points"]) * len(order) * len(first["samplers"])
-    if rows[[f"_{c}" for c in rank]].isna().any().any() or len(rows) != expected:
+    points, samplers = first["points"], first["samplers"]
+    expected = len(points) * len(order) * len(samplers)
+    listed = rows.quality.isin(points) & rows.image.isin(order) & rows.sampler.isin(samplers)
+    if not listed.all() or len(rows) != expected:
         raise RdpbenchError(f"the shards hold {len(rows)} rows where the run has {expected}")
-    rows = rows.sort_values(["_quality", "_image", "_sampler"], kind="stable")
-    return rows.drop(columns=[f"_{c}" for c in rank]).reset_index(drop=True)
+    return in_run_order(rows, points, order, samplers)
 
 
 def _point_scores(shards, out: Path, images: pd.DataFrame, order: list[str], suite: MetricSuite) -> dict:

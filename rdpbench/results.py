@@ -49,6 +49,17 @@ def image_columns(metric_names: list[str]) -> list[str]:
     return KEY_COLUMNS + RATE_COLUMNS + metric_names + TIME_COLUMNS
 
 
+def in_run_order(rows: pd.DataFrame, points: list[str], images: list[str], samplers: list[str]) -> pd.DataFrame:
+    """``rows`` of images.csv in the order a run writes them: rate point, then image (the
+    set's order), then sampler; values not listed go last, in the order they came."""
+    ranks = {
+        column: rows[column].map({value: i for i, value in enumerate(values)}).fillna(len(values))
+        for column, values in (("quality", points), ("image", images), ("sampler", samplers))
+    }
+    order = pd.DataFrame(ranks).sort_values(list(ranks), kind="stable").index
+    return rows.loc[order].reset_index(drop=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` so that ``path`` holds either its old or its new content, never a mix."""
     atomic_write(path, lambda handle: handle.write(text))

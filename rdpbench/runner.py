@@ -1,11 +1,12 @@
 """The evaluation loop: codec x rate point x image x sampler -> rows of results.
 
-For each rate point and image: encode once, decode once per sampler, score every metric on
-the pair, and save the rows before moving on. Everything that can be checked (names, weight
+For each rate point, images of one size go in batches (:mod:`rdpbench.batching`): each image
+is encoded once, each batch decoded once per sampler, every metric scored on each pair, and the
+rows saved before the next batch. Everything that can be checked (names, weight
 files, every image of the dataset, image sizes, the output folder) is checked before the
 first encode, so a bad input stops the run before it writes anything. Rerunning the same
 command resumes: rows already written are not recomputed, and an interrupted run loses at most
-the image in flight.
+the batch in flight.
 
 One process writes a run folder at a time (:mod:`rdpbench.lock`). ``run.json`` tells how the
 last run into the folder ended: ``running``, ``complete``, ``interrupted`` (Ctrl-C or SIGTERM)
@@ -36,6 +37,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .atomic import atomic_write
+from .batching import DecodeBatching
 from .bitstream import bits_per_pixel
 from .codecs import DEFAULT_SAMPLER, CodecBase, FolderOfReconstructions, get_codec
 from .datasets import DATASETS, Dataset, DatasetSummary, get_dataset, inspect
@@ -54,6 +56,7 @@ from .results import (
     SCHEMA_VERSION,
     aggregate_points,
     image_columns,
+    in_run_order,
     read_images,
     read_manifest,
     to_compressai_json,
@@ -86,6 +89,8 @@ class RunSettings:
     save_bitstreams: bool = False
     #: (i, n): run only the i-th of n disjoint image shards (1-based), for job arrays.
     shard: tuple[int, int] | None = None
+    #: Same-size images decoded at once; None sizes batches to the device (see rdpbench.batching).
+    batch_size: int | None = None
     codec_options: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
 
@@ -180,6 +185,10 @@ class Run:
         ):
             raise RdpbenchError(f"--name {settings.name!r}: give a folder name, not a path (--out says where)")
         self.folder = run_folder(settings, self.codec, self.samplers, self.dataset)
+        try:
+            self.batching = DecodeBatching(settings.batch_size, self.device)
+        except ValueError as error:
+            raise RdpbenchError(f"--batch-size: {error}") from None
         self.position: dict = {}  # where the run is, for the manifest when it fails
 
     def _note(self, note: str) -> None:
@@ -222,7 +231,7 @@ class Run:
             with loading(self.weight_files):
                 self.codec.prepare(self.points)
                 self.suite.prepare()
-            self.pixel_hashes = summary.pixel_hashes
+            self.pixel_hashes, self.sizes = summary.pixel_hashes, summary.sizes
             try:
                 with RunFolderLock(self.folder, self.settings.command, wait, on_wait=self._note):
                     return self._execute_locked(manifest, progress)
@@ -237,24 +246,18 @@ class Run:
         total = len(self.points) * len(self.dataset.images) * len(self.samplers)
         bar = tqdm(total=total, disable=not progress, unit="decode", desc=self.codec.name)
         try:
-            for point in self.points:
-                for item in self.dataset.images:
-                    todo = [
-                        s for s in self.samplers
-                        if not self._done(rows.get((self.codec.name, point, s, item.name)), point, s, item.name)
-                    ]
-                    bar.update(len(self.samplers) - len(todo))
-                    if not todo:
-                        continue
-                    bar.set_postfix_str(f"q={point} {item.name}")
-                    self.position = {"quality": point, "image": item.name, "samplers": todo}
-                    for row in self._evaluate(item, point, todo):
-                        rows[tuple(row[c] for c in KEY_COLUMNS)] = row
-                        bar.update(1)
-                    self._write_images(rows)
+            for point, batch in self._schedule(rows, bar):
+                names = ", ".join(item.name for item, _ in batch)
+                bar.set_postfix_str(f"q={point} {names}")
+                self.position = {"quality": point, "image": names,
+                                 "samplers": [s for s in self.samplers if any(s in todo for _, todo in batch)]}
+                for row in self._evaluate(batch, point):
+                    rows[tuple(row[c] for c in KEY_COLUMNS)] = row
+                    bar.update(1)
+                self._write_images(rows, manifest)
             bar.close()
             self.position = {"stage": "rate-point scores and summary files"}
-            images = self._write_images(rows)
+            images = self._write_images(rows, manifest)
             self._write_points(images, manifest)
         except KeyboardInterrupt as interrupt:
             bar.close()
@@ -282,57 +285,114 @@ class Run:
                 "folder": str(self.suite.reference_cache_dir()),
                 "computed_now": self.suite.reference_computed,
             }
-        manifest.update(status="complete", finished=_now())
+        manifest.update(status="complete", finished=_now(), decode_batch=self.batching.describe())
         for key in ("error", "stopped", "interrupted_by"):
             manifest.pop(key, None)
         write_json(manifest, self.folder / MANIFEST)
         return self.folder
 
-    # -- one image --------------------------------------------------------------------
-    def _evaluate(self, item, point: str, samplers: list[str]) -> list[dict]:
-        reference, _ = item.load()
-        height, width = reference.shape[1:]
-        seed = image_seed(self.settings.seed, item.name)
-        decoded = []
+    # -- schedule, decode, score ----------------------------------------------------------
+    def _schedule(self, rows: dict, bar):
+        """(rate point, batch) pairs still to do; a batch is [(image, samplers to do)] of
+        images of one size, in the set's order, at most the batch size long."""
+        for point in self.points:
+            by_size: dict[tuple[int, int], list] = {}
+            for item in self.dataset.images:
+                todo = [s for s in self.samplers
+                        if not self._done(rows.get((self.codec.name, point, s, item.name)), point, s, item.name)]
+                bar.update(len(self.samplers) - len(todo))
+                if todo:
+                    by_size.setdefault(self.sizes[item.name], []).append((item, todo))
+            for pending in by_size.values():
+                while pending:
+                    size = self.batching.size()
+                    yield point, pending[:size]
+                    pending = pending[size:]
+
+    def _evaluate(self, batch: list, point: str) -> list[dict]:
+        """The rows of one batch: its images encoded once, decoded per sampler, scored."""
+        references = {item.name: item.load()[0] for item, _ in batch}
+        decoded = self._decode(batch, references, point)
+        rows = []
+        for item, todo in batch:
+            for sampler in todo:
+                rows.append(self._score(item, references[item.name], point, sampler, decoded[item.name, sampler]))
+        return rows
+
+    def _decode(self, batch: list, references: dict, point: str) -> dict:
+        """(image name, sampler) -> (image, bytes, bpp, encode seconds, decode seconds); a
+        batched decode's time is shared equally among its images."""
         if isinstance(self.codec, FolderOfReconstructions):
-            found = self.codec.reconstruction(item.name)
-            n_bytes = found.n_bytes
-            bpp = bits_per_pixel(n_bytes, height, width) if n_bytes is not None else found.bpp
-            decoded.append((samplers[0], found.image, None, None))
-        else:
+            decoded = {}
+            for item, todo in batch:
+                found = self.codec.reconstruction(item.name)
+                height, width = references[item.name].shape[1:]
+                bpp = bits_per_pixel(found.n_bytes, height, width) if found.n_bytes is not None else found.bpp
+                decoded[item.name, todo[0]] = (found.image, found.n_bytes, bpp, None, None)
+            return decoded
+        encoded = {}
+        for item, _ in batch:
             start = time.perf_counter()
-            data = self.codec.encode(reference, point)
-            encode_s = time.perf_counter() - start
-            n_bytes, bpp = len(data), bits_per_pixel(len(data), height, width)
+            data = self.codec.encode(references[item.name], point)
+            encoded[item.name] = data, time.perf_counter() - start
             if self.settings.save_bitstreams:
                 atomic_write(self.bitstream_path(point, item.name), lambda handle: handle.write(data), binary=True)
-            for sampler in samplers:
-                start = time.perf_counter()
-                image = self.codec.decode(data, sampler=sampler, seed=seed)
-                decoded.append((sampler, image, encode_s, time.perf_counter() - start))
-        rows = []
-        for sampler, image, encode_s, decode_s in decoded:
-            # files before the row: a row on disk implies its features and images are there too
-            if self.suite.extractor:
-                save_array(self.suite.features(image), self._features_path(point, sampler, item.name))
-            if self.settings.save_images:
-                png = encode_png(image)
-                atomic_write(self.image_path(point, sampler, item.name), lambda handle: handle.write(png), binary=True)
-            row = {
-                "codec": self.codec.name,
-                "quality": point,
-                "sampler": sampler,
-                "image": item.name,
-                "height": height,
-                "width": width,
-                "bytes": n_bytes,
-                "bpp": bpp,
-                **self.suite.score_image(reference, image),
-                "encode_s": encode_s,
-                "decode_s": decode_s,
-            }
-            rows.append(row)
-        return rows
+        decoded = {}
+        for sampler in self.samplers:
+            names = [item.name for item, todo in batch if sampler in todo]
+            if not names:
+                continue
+            start = time.perf_counter()
+            images = self._decode_batch([encoded[name][0] for name in names], sampler,
+                                        [image_seed(self.settings.seed, name) for name in names])
+            decode_s = (time.perf_counter() - start) / len(names)
+            for name, image in zip(names, images):
+                data, encode_s = encoded[name]
+                height, width = references[name].shape[1:]
+                decoded[name, sampler] = (image, len(data), bits_per_pixel(len(data), height, width), encode_s, decode_s)
+        return decoded
+
+    def _decode_batch(self, data: list[bytes], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        """``codec.decode_batch``; when an automatic batch runs out of GPU memory, its halves
+        are decoded apart and later batches are kept to that size."""
+        try:
+            with self.batching.measuring(len(data)):
+                return self.codec.decode_batch(data, sampler, seeds)
+        except torch.cuda.OutOfMemoryError:
+            if len(data) == 1:
+                raise
+            if self.batching.requested:
+                raise RdpbenchError(f"out of GPU memory decoding {len(data)} images at once: "
+                                    "lower --batch-size, or leave it out to size batches to the memory") from None
+            torch.cuda.empty_cache()
+            half = len(data) // 2
+            self.batching.shrink(half)
+            return self._decode_batch(data[:half], sampler, seeds[:half]) + \
+                self._decode_batch(data[half:], sampler, seeds[half:])
+
+    def _score(self, item, reference: torch.Tensor, point: str, sampler: str, decoded: tuple) -> dict:
+        """The images.csv row of one reconstruction; its features and PNG are saved first, so
+        that a row on disk implies its files are there too."""
+        image, n_bytes, bpp, encode_s, decode_s = decoded
+        if self.suite.extractor:
+            save_array(self.suite.features(image), self._features_path(point, sampler, item.name))
+        if self.settings.save_images:
+            png = encode_png(image)
+            atomic_write(self.image_path(point, sampler, item.name), lambda handle: handle.write(png), binary=True)
+        height, width = reference.shape[1:]
+        return {
+            "codec": self.codec.name,
+            "quality": point,
+            "sampler": sampler,
+            "image": item.name,
+            "height": height,
+            "width": width,
+            "bytes": n_bytes,
+            "bpp": bpp,
+            **self.suite.score_image(reference, image),
+            "encode_s": encode_s,
+            "decode_s": decode_s,
+        }
 
     # -- files ------------------------------------------------------------------------
     def _done(self, row: dict | None, point: str, sampler: str, image: str) -> bool:
@@ -366,8 +426,10 @@ class Run:
         extra = sorted({c for row in rows.values() for c in row} - known)
         return image_columns(self.metric_names + extra)
 
-    def _write_images(self, rows: dict) -> pd.DataFrame:
+    def _write_images(self, rows: dict, manifest: dict) -> pd.DataFrame:
         frame = pd.DataFrame(list(rows.values()), columns=self._columns(rows))
+        names = [item.name for item in self.dataset.images]
+        frame = in_run_order(frame, manifest["points"], names, manifest["samplers"])
         write_csv(frame, self.folder / IMAGES_CSV)
         return frame
 

@@ -3,6 +3,8 @@
 import os
 import time
 
+import torch
+
 from rdpbench.codecs.pillow import JpegCodec
 
 
@@ -44,3 +46,17 @@ class FailingJpeg(CountingJpeg):
         if str(stream.height) == os.environ.get("FAIL_HEIGHT"):
             raise ValueError("corrupt entropy-coder state")
         return super().decode_payload(stream, sampler, seed)
+
+
+class MemoryHungryJpeg(JpegCodec):
+    """JPEG whose decoder runs out of GPU memory on batches of more than $MAX_BATCH images,
+    and logs every batch size to $BATCH_LOG."""
+
+    name = "memory-hungry-jpeg"
+
+    def decode_payloads(self, streams, sampler, seeds):
+        with open(os.environ["BATCH_LOG"], "a") as handle:
+            handle.write(f"{len(streams)}\n")
+        if len(streams) > int(os.environ["MAX_BATCH"]):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
+        return super().decode_payloads(streams, sampler, seeds)

@@ -1,6 +1,7 @@
 """Codec `ours`: MSH's bitstream decoded by the diffusion decoder, with test-built weights."""
 
 import dataclasses
+import math
 
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ from rdpbench.diffusion.training import TrainingConfig, train
 from rdpbench.diffusion.unet import UNET_SIZES
 from rdpbench.errors import RdpbenchError, UnknownNameError
 from rdpbench.images import to_float
+from rdpbench.results import read_manifest
 from rdpbench.runner import Run, RunSettings
 
 from conftest import make_photo
@@ -137,3 +139,64 @@ def test_a_ddim_count_without_an_integer_stride_is_refused_before_any_work(check
     with pytest.raises(RdpbenchError, match="ddim3000: no integer stride .* 2000, 4000"):
         ours.check_sampler("ddim3000")
     assert ours.check_sampler("ddpm10,10,10") == "ddpm10,10,10"
+
+
+def _photo_folder(folder, sizes):
+    from PIL import Image
+
+    folder.mkdir()
+    for index, (height, width) in enumerate(sizes):
+        Image.fromarray(make_photo(height, width, seed=10 + index)).save(folder / f"im{index}.png")
+    return folder
+
+
+def test_batch_of_four_decodes_what_batches_of_one_decode(checkpoint, tmp_path, monkeypatch):
+    """Four same-size images and one of another size, two samplers (one drawing noise at every
+    step): the images and rows do not depend on the batch size."""
+    from rdpbench.diffusion.unet import ConditionalUNet
+
+    batches = []
+    forward = ConditionalUNet.forward
+    monkeypatch.setattr(ConditionalUNet, "forward", lambda self, x, *rest: batches.append(len(x)) or forward(self, x, *rest))
+    folder = _photo_folder(tmp_path / "set", [(70, 90)] * 2 + [(90, 70)] + [(70, 90)] * 2)
+    written, network_batches = {}, {}
+    for batch_size in (1, 4):
+        batches.clear()
+        settings = RunSettings(codec="ours", points=["1"], samplers=["ddim10", "ddpm10"], dataset=str(folder),
+                               out=tmp_path / f"batch{batch_size}", batch_size=batch_size, save_images=True,
+                               codec_options={"checkpoint": [str(checkpoint)]})
+        written[batch_size] = Run(settings).execute(progress=False)
+        network_batches[batch_size] = sorted(set(batches))
+    assert network_batches == {1: [1], 4: [1, 4]}
+    timing = ["encode_s", "decode_s"]
+    one, four = (pd.read_csv(written[b] / "images.csv").drop(columns=timing) for b in (1, 4))
+    pd.testing.assert_frame_equal(one, four)
+    assert list(one.image) == [f"im{i}" for i in range(5) for _ in range(2)]  # the set's order
+    pngs = sorted(p.relative_to(written[1]) for p in (written[1] / "images").rglob("*.png"))
+    assert len(pngs) == 10
+    for png in pngs:
+        assert (written[1] / png).read_bytes() == (written[4] / png).read_bytes(), png
+    assert read_manifest(written[4] / "run.json")["decode_batch"] == "4"
+
+
+def test_decode_batch_keeps_each_image_its_own_seed(checkpoint):
+    ours = get_codec("ours", checkpoint=[str(checkpoint)])
+    data = [ours.encode(torch.from_numpy(make_photo(70, 90, seed=s)).permute(2, 0, 1).contiguous(), "1")
+            for s in range(3)]
+    batch = ours.decode_batch(data, "ddpm10", [7, 8, 7])
+    assert all(torch.equal(b, ours.decode(d, "ddpm10", seed=s)) for b, d, s in zip(batch, data, [7, 8, 7]))
+    swapped = ours.decode_batch(data[:2], "ddpm10", [8, 7])
+    assert not torch.equal(swapped[0], batch[0])
+
+
+def test_bf16_unet_stays_close_to_fp32_and_is_recorded(checkpoint, photo):
+    fp32 = get_codec("ours", checkpoint=[str(checkpoint)])
+    bf16 = get_codec("ours", checkpoint=[str(checkpoint)], precision="bf16")
+    data = fp32.encode(photo, "1")
+    exact, fast = fp32.decode(data, "ddim10", seed=1), bf16.decode(data, "ddim10", seed=1)
+    mse = (exact.double() - fast.double()).pow(2).mean().item()
+    assert 10 * math.log10(255**2 / max(mse, 1e-12)) > 35
+    assert torch.equal(bf16.decode(data, "msh"), fp32.decode(data, "msh"))  # entropy path untouched
+    assert bf16.describe()["unet_precision"] == "bf16" and "unet_precision" not in fp32.describe()
+    with pytest.raises(UnknownNameError, match="fp32, bf16"):
+        get_codec("ours", checkpoint=[str(checkpoint)], precision="fp16")

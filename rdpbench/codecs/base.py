@@ -100,19 +100,34 @@ class Codec(CodecBase, ABC):
         ``sampler`` picks a decode-time setting from ``samplers``; ``seed`` makes stochastic
         decoders reproducible (deterministic codecs ignore it).
         """
-        stream = Bitstream.from_bytes(data)
-        if stream.codec != self.bitstream_name:
-            raise BitstreamError(
-                f"bitstream was made by {stream.codec!r}, not {self.bitstream_name!r}"
-            )
-        sampler = self.check_sampler(sampler)
-        image = self.decode_payload(stream, sampler, seed)
-        if tuple(image.shape) != (3, stream.height, stream.width):
-            raise RuntimeError(
-                f"{self.name} decoded shape {tuple(image.shape)}, "
-                f"expected (3, {stream.height}, {stream.width})"
-            )
+        [image] = self.decode_batch([data], sampler, [seed])
         return image
+
+    def decode_batch(self, data: list[bytes], sampler: str = DEFAULT_SAMPLER, seeds: list[int] | None = None) -> list[torch.Tensor]:
+        """:meth:`decode` of several bitstreams, image k with seed k: each image is what
+        ``decode(data[k], sampler, seeds[k])`` gives, whatever the batch. Codecs whose
+        decoder gains from batching (:meth:`decode_payloads`) take the batch in one pass when
+        the bitstreams share rate point and image size."""
+        seeds = list(seeds) if seeds is not None else [0] * len(data)
+        if len(seeds) != len(data):
+            raise ValueError(f"{len(seeds)} seeds for {len(data)} bitstreams")
+        streams = [Bitstream.from_bytes(item) for item in data]
+        for stream in streams:
+            if stream.codec != self.bitstream_name:
+                raise BitstreamError(f"bitstream was made by {stream.codec!r}, not {self.bitstream_name!r}")
+        sampler = self.check_sampler(sampler)
+        shared = len({(s.point, s.height, s.width) for s in streams}) == 1
+        if shared:
+            images = self.decode_payloads(streams, sampler, seeds)
+        else:
+            images = [self.decode_payload(stream, sampler, seed) for stream, seed in zip(streams, seeds)]
+        for stream, image in zip(streams, images):
+            if tuple(image.shape) != (3, stream.height, stream.width):
+                raise RuntimeError(
+                    f"{self.name} decoded shape {tuple(image.shape)}, "
+                    f"expected (3, {stream.height}, {stream.width})"
+                )
+        return images
 
     @abstractmethod
     def encode_payload(self, image: torch.Tensor, point: str) -> bytes:
@@ -121,3 +136,8 @@ class Codec(CodecBase, ABC):
     @abstractmethod
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
         """Rebuild the uint8 (3, H, W) image from a parsed bitstream."""
+
+    def decode_payloads(self, streams: list[Bitstream], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        """:meth:`decode_payload` of bitstreams of one rate point and image size; override to
+        run the decoder's network once over the batch."""
+        return [self.decode_payload(stream, sampler, seed) for stream, seed in zip(streams, seeds)]

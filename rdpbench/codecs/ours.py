@@ -3,6 +3,11 @@ entropy model and bytes); the decoder entropy-decodes y_hat and runs a condition
 model with the chosen sampler, so the sampler picks a distortion-perception point at the
 same rate. Sampler ``msh`` decodes the same bytes with the standard MSH synthesis.
 
+Same-size images decode as one batch (each with its own random generator, so an image is the
+same in any batch). ``precision="bf16"`` runs the UNet under bfloat16 autocast in channels-last
+layout (the entropy decoding and the sampler's arithmetic stay fp32); ``compile=True`` puts the
+UNet through ``torch.compile``.
+
 Decoders are trained per MSH quality (``rdpbench train``); each checkpoint records its
 quality, so ``--checkpoint`` takes one file per rate point, in any order. A codec card
 ``codecs/ours.toml`` may list default checkpoints as ``[checkpoints]`` quality = path.
@@ -25,6 +30,8 @@ from .msh import MeanScaleHyperprior, padding
 from .registry import register_codec
 
 MSH_SAMPLER = "msh"
+#: UNet precision -> autocast dtype (None: plain fp32).
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @register_codec("ours")
@@ -36,9 +43,18 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
     default_points = ["1", "2", "3"]
 
     def __init__(
-        self, device: str = "cpu", checkpoint: list[str] | str | None = None, eta: float | None = None
+        self,
+        device: str = "cpu",
+        checkpoint: list[str] | str | None = None,
+        eta: float | None = None,
+        precision: str = "fp32",
+        compile: bool = False,
     ):
         super().__init__(device)
+        if precision not in PRECISIONS:
+            raise UnknownNameError("precision", precision, list(PRECISIONS))
+        self.precision = precision
+        self.compile = compile
         paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint or [])
         self.checkpoints = self._card_checkpoints()
         self.schedules: dict[str, dict] = {}  # noise schedule of each given checkpoint
@@ -102,29 +118,48 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
         if point not in self._decoders:
             if point not in self.checkpoints:
                 raise RdpbenchError(f"no diffusion-decoder checkpoint for ours quality {point}")
-            self._decoders[point] = load_decoder(self.checkpoints[point], str(self.device))
+            network, schedule, metadata = load_decoder(self.checkpoints[point], str(self.device))
+            if self.precision != "fp32":
+                network = network.to(memory_format=torch.channels_last)
+            if self.compile:
+                network = torch.compile(network)
+            self._decoders[point] = network, schedule, metadata
         return self._decoders[point]
 
-    @torch.inference_mode()
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
-        y_hat = self.decode_latent(stream)
+        [image] = self.decode_payloads([stream], sampler, [seed])
+        return image
+
+    @torch.inference_mode()
+    def decode_payloads(self, streams: list[Bitstream], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
         if sampler == MSH_SAMPLER:
-            return self.synthesize(stream, y_hat)
-        network, schedule, _ = self.decoder(stream.point)
-        condition = network.encode_condition(y_hat)
-        shape = (1, 3, y_hat.shape[2] * 16, y_hat.shape[3] * 16)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        x0 = self.sampler(sampler).sample(
-            lambda x, t: network(x, t, condition), schedule, shape, generator, device=self.device
-        )
-        _, unpad = padding(stream.height, stream.width)
-        return from_float((torch.nn.functional.pad(x0, unpad) + 1) / 2)
+            return [self.synthesize(stream, self.decode_latent(stream)) for stream in streams]
+        y_hat = torch.cat([self.decode_latent(stream) for stream in streams])
+        network, schedule, _ = self.decoder(streams[0].point)
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            condition = network.encode_condition(y_hat)
+
+        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            if dtype is None:
+                return network(x, t, condition)
+            with torch.autocast(self.device.type, dtype=dtype):
+                return network(x.contiguous(memory_format=torch.channels_last), t, condition).float()
+
+        shape = (len(streams), 3, y_hat.shape[2] * 16, y_hat.shape[3] * 16)
+        generators = [torch.Generator(device=self.device).manual_seed(seed) for seed in seeds]
+        x0 = self.sampler(sampler).sample(denoise, schedule, shape, generators, device=self.device)
+        _, unpad = padding(streams[0].height, streams[0].width)
+        cropped = (torch.nn.functional.pad(x0, unpad) + 1) / 2
+        return [from_float(image) for image in cropped.split(1)]
 
     def describe(self) -> dict:
         described = super().describe()
         described["name"] = self.name
         if self.eta is not None:
             described["ddim_eta"] = self.eta
+        if self.precision != "fp32" or self.compile:
+            described.update(unet_precision=self.precision, compiled=self.compile)
         described["checkpoints"] = {q: {"path": str(p), "sha256": sha256_of(p)} for q, p in self.checkpoints.items()}
         return described
 

@@ -10,7 +10,8 @@ exactly N steps), ``ddpmN`` at a rounded fractional stride; ``ddpm10,10,10`` (or
 serves every sampler: picking one picks a distortion-perception point at decode time.
 
 Per-step coefficients are computed once per sampling run as device tensors, so the loop adds
-no host synchronisation or allocation beyond the network calls.
+no host synchronisation or allocation beyond the network calls. A batch may carry one random
+generator per sample, so that each sample is the same whatever batch it is drawn in.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ NAME_PATTERN = re.compile(r"^([a-z]+)(\d+(?:,\d+)*)$")
 
 #: model(x_t, model_time) -> output; the conditioning is already bound in.
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: One generator for the whole batch, or one per sample.
+Generators = torch.Generator | list[torch.Generator] | None
+
+
+def gaussian_noise(shape: tuple[int, ...], generator: Generators, device, dtype=torch.float32) -> torch.Tensor:
+    """Standard normal noise of ``shape``; with a list of generators, sample k is drawn from
+    generator k alone (what it would be in a batch of one)."""
+    if isinstance(generator, list):
+        if len(generator) != shape[0]:
+            raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+        return torch.stack([torch.randn(shape[1:], generator=g, device=device, dtype=dtype) for g in generator])
+    return torch.randn(shape, generator=generator, device=device, dtype=dtype)
 
 
 class Sampler:
@@ -67,13 +80,14 @@ class Sampler:
         model: Denoiser,
         model_schedule: NoiseSchedule,
         shape: tuple[int, ...],
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         x_T: torch.Tensor | None = None,
         device: torch.device | str = "cpu",
     ) -> torch.Tensor:
-        """x_0 of the given shape, in [-1, 1]; x_T is drawn from ``generator`` unless given."""
+        """x_0 of the given shape, in [-1, 1]; x_T is drawn from ``generator`` (one, or one per
+        sample) unless given."""
         chain = self.chain(model_schedule)
-        x = x_T if x_T is not None else torch.randn(shape, generator=generator, device=device)
+        x = x_T if x_T is not None else gaussian_noise(shape, generator, device)
         c = _Coefficients(chain, x)
         times = chain.model_time(torch.arange(len(chain), device=x.device))
         for i in reversed(range(len(chain))):
@@ -123,7 +137,7 @@ class DDPM(Sampler):
             log_variance = c.max_log[i]
         else:
             log_variance = interpolate_log_variance(v, c.max_log[i], c.min_log[i])
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = gaussian_noise(x.shape, generator, x.device, x.dtype)
         return mean + torch.exp(0.5 * log_variance) * noise
 
 
@@ -148,7 +162,7 @@ class DDIM(Sampler):
         mean = x0 * alpha_bar_prev.sqrt() + (1 - alpha_bar_prev - sigma**2).sqrt() * eps
         if i == 0 or self.eta == 0:
             return mean
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = gaussian_noise(x.shape, generator, x.device, x.dtype)
         return mean + sigma * noise
 
 
