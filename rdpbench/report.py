@@ -21,7 +21,7 @@ from .metrics import METRICS
 from .results import atomic_write_text, collect_metric_variants, collect_points, dataset_groups, runs_apart, write_csv
 
 BD_METHOD = "pchip"
-NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "encode_s", "decode_s", "source", "run",
+NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "bpp_est", "encode_s", "decode_s", "source", "run",
                "bytes", "height", "width", "image", "dataset", "dataset_sha256", "label", "citation"}
 
 
@@ -95,6 +95,17 @@ def points_table(points: pd.DataFrame) -> pd.DataFrame:
     return points[columns].sort_values(["codec", "sampler", "bpp"], kind="stable").reset_index(drop=True)
 
 
+def rate_gap_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Per codec and rate point with a likelihood estimate: the real bpp, the estimated bpp
+    and the gap in percent of the estimate (positive: the bytes are larger). Samplers share
+    one bitstream, so each point appears once."""
+    if "bpp_est" not in points:
+        return pd.DataFrame(columns=["codec", "quality", "bpp", "bpp_est", "gap_percent"])
+    known = points.dropna(subset=["bpp_est"]).drop_duplicates(["codec", "quality"])
+    table = known[["codec", "quality", "bpp", "bpp_est"]].sort_values(["codec", "bpp"], kind="stable")
+    return table.assign(gap_percent=100 * (table.bpp / table.bpp_est - 1)).reset_index(drop=True)
+
+
 def arrow(metric: str) -> str:
     """'↑' for higher-is-better metrics, '↓' for lower-is-better ones, '' if unknown."""
     if metric not in METRICS:
@@ -159,7 +170,13 @@ def write_report(folder: Path, out: Path | None = None, anchor: str | None = Non
             why = "" if anchor else (" (the default anchor: msh is present)" if chosen == "msh" else
                                      " (the default anchor: there is no msh curve, so the first curve)")
             heading = f"Bjontegaard deltas against {chosen}{why} ({BD_METHOD} interpolation)"
-        markdown += [f"## {dataset}", "", "### Rate points", "", to_markdown(table), "", f"### {heading}", "",
+        markdown += [f"## {dataset}", "", "### Rate points", "", to_markdown(table), ""]
+        gaps = rate_gap_table(group)
+        if not gaps.empty:
+            markdown += ["### Real bytes against the likelihood estimate", "",
+                         "bpp counts the bitstream's bytes; bpp_est is the codec's own estimate, "
+                         "-sum(log2 p) over its latents, the rate papers report.", "", to_markdown(gaps), ""]
+        markdown += [f"### {heading}", "",
                      "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
                      "metric difference at equal rate, test minus anchor, in the metric's units.", ""]
         for metric, metric_rows in bd.groupby("metric", sort=False):

@@ -32,7 +32,9 @@ from .errors import DamagedResultsError, DamagedResultsWarning
 
 SCHEMA_VERSION = 1
 KEY_COLUMNS = ["codec", "quality", "sampler", "image"]
-RATE_COLUMNS = ["height", "width", "bytes", "bpp"]
+#: bpp counts the real bytes; bpp_est is the codec's own likelihood estimate (learned codecs only;
+#: absent from files written before it existed).
+RATE_COLUMNS = ["height", "width", "bytes", "bpp", "bpp_est"]
 TIME_COLUMNS = ["encode_s", "decode_s"]
 POINT_KEY = ["codec", "quality", "sampler"]
 
@@ -149,7 +151,7 @@ def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False
 
 def read_images(path: Path, drop_cut_row: bool = False) -> pd.DataFrame:
     """Read and check an images.csv, keeping rate points and image names as text."""
-    return read_results_csv(path, KEY_COLUMNS + RATE_COLUMNS, drop_cut_row)
+    return read_results_csv(path, KEY_COLUMNS + RATE_COLUMNS[:-1], drop_cut_row)
 
 
 def read_points(path: Path, drop_cut_row: bool = False) -> pd.DataFrame:
@@ -197,7 +199,7 @@ def aggregate_points(
     for key, group in images.groupby(POINT_KEY, sort=False):
         row = dict(zip(POINT_KEY, key))
         row["n_images"] = len(group)
-        for column in ["bpp", *metric_names, *TIME_COLUMNS]:
+        for column in ["bpp", "bpp_est", *metric_names, *TIME_COLUMNS]:
             if column in group:
                 row[column] = pd.to_numeric(group[column]).mean(skipna=False)
         row.update((dataset_metrics or {}).get(tuple(key), {}))

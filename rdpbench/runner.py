@@ -320,21 +320,21 @@ class Run:
         return rows
 
     def _decode(self, batch: list, references: dict, point: str) -> dict:
-        """(image name, sampler) -> (image, bytes, bpp, encode seconds, decode seconds); a
-        batched decode's time is shared equally among its images."""
+        """(image name, sampler) -> (image, bytes, bpp, estimated bpp, encode seconds, decode
+        seconds); a batched decode's time is shared equally among its images."""
         if isinstance(self.codec, FolderOfReconstructions):
             decoded = {}
             for item, todo in batch:
                 found = self.codec.reconstruction(item.name)
                 height, width = references[item.name].shape[1:]
                 bpp = bits_per_pixel(found.n_bytes, height, width) if found.n_bytes is not None else found.bpp
-                decoded[item.name, todo[0]] = (found.image, found.n_bytes, bpp, None, None)
+                decoded[item.name, todo[0]] = (found.image, found.n_bytes, bpp, None, None, None)
             return decoded
         encoded = {}
         for item, _ in batch:
             start = time.perf_counter()
-            data = self.codec.encode(references[item.name], point)
-            encoded[item.name] = data, time.perf_counter() - start
+            data, bits = self.codec.encode_estimated(references[item.name], point)
+            encoded[item.name] = data, bits, time.perf_counter() - start
             if self.settings.save_bitstreams:
                 atomic_write(self.bitstream_path(point, item.name), lambda handle: handle.write(data), binary=True)
         decoded = {}
@@ -347,9 +347,11 @@ class Run:
                                         [image_seed(self.settings.seed, name) for name in names])
             decode_s = (time.perf_counter() - start) / len(names)
             for name, image in zip(names, images):
-                data, encode_s = encoded[name]
+                data, bits, encode_s = encoded[name]
                 height, width = references[name].shape[1:]
-                decoded[name, sampler] = (image, len(data), bits_per_pixel(len(data), height, width), encode_s, decode_s)
+                bpp_est = None if bits is None else bits / (height * width)
+                decoded[name, sampler] = (image, len(data), bits_per_pixel(len(data), height, width), bpp_est,
+                                          encode_s, decode_s)
         return decoded
 
     def _decode_batch(self, data: list[bytes], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
@@ -373,7 +375,7 @@ class Run:
     def _score(self, item, reference: torch.Tensor, point: str, sampler: str, decoded: tuple) -> dict:
         """The images.csv row of one reconstruction; its features and PNG are saved first, so
         that a row on disk implies its files are there too."""
-        image, n_bytes, bpp, encode_s, decode_s = decoded
+        image, n_bytes, bpp, bpp_est, encode_s, decode_s = decoded
         if self.suite.extractor:
             save_array(self.suite.features(image), self._features_path(point, sampler, item.name))
         if self.settings.save_images:
@@ -389,6 +391,7 @@ class Run:
             "width": width,
             "bytes": n_bytes,
             "bpp": bpp,
+            "bpp_est": bpp_est,
             **self.suite.score_image(reference, image),
             "encode_s": encode_s,
             "decode_s": decode_s,

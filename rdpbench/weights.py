@@ -43,6 +43,8 @@ class WeightFile:
     sha256: str | None = None
     size_mb: float | None = None
     package: str | None = None
+    #: Where else to find the file, for hosts known to refuse downloads.
+    note: str | None = None
 
     @property
     def path(self) -> Path:
@@ -62,7 +64,8 @@ class WeightFile:
 
     def describe(self) -> str:
         size = f"{self.size_mb:.1f} MB" if self.size_mb else "size unknown"
-        return f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
+        described = f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
+        return f"{described}\n    {self.note}" if self.note else described
 
 
 def compressai_weight_file(architecture: str, quality: int, metric: str = "mse") -> WeightFile:
@@ -73,6 +76,28 @@ def compressai_weight_file(architecture: str, quality: int, metric: str = "mse")
     return WeightFile(
         url.rsplit("/", 1)[1], url, "checkpoints", used_by=f"{architecture} quality {quality}"
     )
+
+
+HIFIC_PORT_FILES = {"lo": "hific_low.pt", "mi": "hific_med.pt", "hi": "hific_hi.pt"}
+#: NeuralCompression's rate targets (bpp) of qualities 1..6.
+NEURALCOMPRESSION_TARGETS = ["0.035", "0.07", "0.14", "0.3", "0.45", "0.9"]
+_MSILLM_NOTE = ("The MS-ILLM host has been refusing downloads (NeuralCompression issue #245); if it "
+                "refuses, ask the authors or a colleague for the file and place it with "
+                "`rdpbench weights import FOLDER`. Licence: CC-BY-NC 4.0.")
+
+
+def hific_port_weight_file(point: str) -> WeightFile:
+    """A checkpoint of the HiFiC PyTorch port (Zenodo record 4026003), rate point lo, mi or hi."""
+    name = HIFIC_PORT_FILES[point]
+    return WeightFile(name, f"https://zenodo.org/records/4026003/files/{name}?download=1", "checkpoints",
+                      used_by=f"hific {point}")
+
+
+def neuralcompression_weight_file(model: str, quality: int) -> WeightFile:
+    """An MS-ILLM (``msillm``) or No-GAN (``noganms``) checkpoint of NeuralCompression, quality 1..6."""
+    name = f"{model}_target_{NEURALCOMPRESSION_TARGETS[quality - 1]}bpp.ckpt"
+    return WeightFile(name, f"https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/{name}",
+                      "checkpoints", used_by=f"{model} quality {quality}", note=_MSILLM_NOTE)
 
 
 def torchvision_weight_file(weights, used_by: str) -> WeightFile:
@@ -88,13 +113,14 @@ def pyiqa_weight_file(url: str, used_by: str, sha256: str | None = None) -> Weig
     return WeightFile(url.rsplit("/", 1)[1], url, "pyiqa", used_by, sha256=sha256)
 
 
-def _metric_files() -> list[WeightFile]:
-    """Files of the metrics, with URLs read from the packages that load them."""
+@functools.cache
+def metric_weight_files() -> dict[str, WeightFile]:
+    """Files of the metrics by file name, with URLs read from the packages that load them."""
     from pyiqa.archs import dbcnn_arch, inception, musiq_arch, niqe_arch
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
     from torchvision.models import AlexNet_Weights, VGG16_Weights
 
-    return [
+    files = [
         torchvision_weight_file(AlexNet_Weights.IMAGENET1K_V1, "lpips"),
         WeightFile(
             "alex.pth", "https://pypi.org/project/lpips/", "weights/v0.1", "lpips (linear layers)",
@@ -113,17 +139,23 @@ def _metric_files() -> list[WeightFile]:
         pyiqa_weight_file(dbcnn_arch.default_model_urls["scnn"], "dbcnn (built, then overwritten)"),
         torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dbcnn (built, then overwritten), training loss"),
     ]
+    return {file.file_name: file for file in files}
 
 
 @functools.cache
 def weight_files() -> dict[str, WeightFile]:
     """Every weight file rdpbench knows, by file name. Built on first use: reading the URL
     tables imports CompressAI, pyiqa and torch-fidelity, which takes seconds."""
-    files = [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)] + _metric_files()
-    return {file.file_name: file for file in files}
+    codec_files = [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
+    codec_files += [hific_port_weight_file(point) for point in HIFIC_PORT_FILES]
+    codec_files += [neuralcompression_weight_file(model, quality)
+                    for model in ("msillm", "noganms") for quality in range(1, 7)]
+    return {**{file.file_name: file for file in codec_files}, **metric_weight_files()}
 
 
 def get_weight_file(file_name: str) -> WeightFile:
+    if file_name in metric_weight_files():  # without importing the codecs' packages
+        return metric_weight_files()[file_name]
     try:
         return weight_files()[file_name]
     except KeyError:
@@ -235,7 +267,15 @@ def download(file: WeightFile) -> Path:
         )
     file.path.parent.mkdir(parents=True, exist_ok=True)
     partial = file.path.with_name(file.path.name + ".partial")
-    torch.hub.download_url_to_file(file.url, str(partial), progress=True)
+    try:
+        torch.hub.download_url_to_file(file.url, str(partial), progress=True)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise MissingWeightsError(
+            f"cannot download {file.file_name} from {file.url} ({error}). "
+            + (f"{file.note} " if file.note else "")
+            + f"Without a download, put the file into {file.path.parent} with `rdpbench weights import FOLDER`"
+        ) from None
     actual = sha256_of(partial)
     expected = file.expected_hash
     if expected and not actual.startswith(expected):

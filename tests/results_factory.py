@@ -22,7 +22,8 @@ def write_run(folder: Path, codec: str, curves: dict, dataset: str = "kodak", id
         for index, bpp in enumerate(rates):
             for offset, image in zip([-0.5, 0.5, -0.5, 0.5], IMAGES):
                 row = {"codec": codec, "quality": str(index + 1), "sampler": sampler, "image": image,
-                       "height": 512, "width": 768, "bytes": round(bpp * 512 * 768 / 8), "bpp": bpp}
+                       "height": 512, "width": 768, "bytes": round(bpp * 512 * 768 / 8), "bpp": bpp,
+                       "bpp_est": None if codec == "jpeg" else 0.98 * bpp}
                 for metric, values in metrics.items():
                     if metric not in per_point_metrics:
                         row[metric] = values[index] + offset * 0.01

@@ -86,8 +86,8 @@ def test_one_encode_serves_every_sampler_of_a_run(checkpoint, image_folder, tmp_
     from rdpbench.codecs.ours import DiffusionDecoderCodec
 
     encodes = []
-    original = DiffusionDecoderCodec.encode_payload
-    monkeypatch.setattr(DiffusionDecoderCodec, "encode_payload",
+    original = DiffusionDecoderCodec.encode_payload_estimated
+    monkeypatch.setattr(DiffusionDecoderCodec, "encode_payload_estimated",
                         lambda self, *a: encodes.append(1) or original(self, *a))
     settings = RunSettings(codec="ours", points=["1"], samplers=["ddim10", "msh"], dataset=str(image_folder),
                            out=tmp_path / "out", codec_options={"checkpoint": [str(checkpoint)]})

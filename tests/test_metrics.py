@@ -260,3 +260,46 @@ def test_paper_protocol_transposes_portrait_images_and_keeps_the_unshifted_grid(
     landscape = portrait.transpose(1, 2)  # swapping height and width, not a rotation
     assert torch.equal(patches[1], landscape[:, 0:256, 256:512])
     assert torch.equal(extract_patches(landscape, "paper"), extract_patches(landscape, "grid"))
+
+
+@pytest.mark.parametrize("n_samples, dimensions", [(40, 6), (12, 30)])
+def test_trace_of_the_product_root_equals_the_eigenvalues_in_high_precision(n_samples, dimensions):
+    """Tr((S1 S2)^1/2) is the sum of the square roots of the eigenvalues of S1 S2, here taken
+    with 50-digit arithmetic, in both regimes: more samples than dimensions, and fewer
+    (singular covariances, where scipy's sqrtm is off in the fifth digit)."""
+    import mpmath
+
+    from rdpbench.metrics.fid import trace_sqrt_product
+
+    rng = np.random.default_rng(n_samples)
+    first = rng.gamma(1.0, 0.5, (n_samples, dimensions))
+    second = first + rng.normal(0, 0.2, first.shape)
+    cov_first, cov_second = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    value = trace_sqrt_product(first, second, cov_first, cov_second)
+    with mpmath.workdps(50):
+        product = mpmath.matrix(cov_first.tolist()) * mpmath.matrix(cov_second.tolist())
+        eigenvalues = mpmath.eig(product, left=False, right=False)
+        independent = float(sum(mpmath.sqrt(max(mpmath.re(e), 0)) for e in eigenvalues))
+    assert value == pytest.approx(independent, rel=1e-12)
+    # sqrt(S S) = S for a covariance S
+    assert trace_sqrt_product(first, first, cov_first, cov_first) == pytest.approx(np.trace(cov_first), rel=1e-9)
+
+
+def test_fid_equals_the_packages_formulas_on_full_rank_sets():
+    from pyiqa.archs.fid_arch import frechet_distance as pyiqa_frechet
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    from rdpbench.metrics.features import PyiqaCleanInception
+
+    rng = np.random.default_rng(3)
+    reference = rng.gamma(1.0, 0.5, (300, 20))
+    reconstruction = reference * 0.9 + rng.normal(0, 0.3, reference.shape)
+    fid = get_metric("fid")
+    fidelity = fid_statistics_to_metric(*[fid_features_to_statistics(torch.from_numpy(f))
+                                           for f in (reference, reconstruction)], verbose=False)
+    # FID is a small difference of traces near 20: agreement to 1e-7 is the last digits of those
+    assert fid.score_sets(reference, reconstruction) == pytest.approx(fidelity["frechet_inception_distance"], rel=1e-7)
+    single = [f.astype(np.float32) for f in (reference, reconstruction)]
+    pyiqa_value = pyiqa_frechet(single[0].mean(0), np.cov(single[0], rowvar=False),
+                                single[1].mean(0), np.cov(single[1], rowvar=False))
+    assert fid.score_sets(reference, reconstruction, PyiqaCleanInception) == pytest.approx(pyiqa_value, rel=1e-7)

@@ -57,7 +57,8 @@ def test_run_writes_images_points_and_manifest(image_folder, tmp_path):
     assert list(images.columns) == image_columns(["psnr"])
     assert len(images) == 2 * 3
     points = pd.read_csv(folder / "points.csv", dtype={"quality": str})
-    assert list(points.columns[:6]) == ["codec", "quality", "sampler", "n_images", "bpp", "psnr"]
+    assert list(points.columns[:7]) == ["codec", "quality", "sampler", "n_images", "bpp", "bpp_est", "psnr"]
+    assert images.bpp_est.isna().all() and points.bpp_est.isna().all()  # JPEG has no likelihood model
     for point in points.itertuples():
         subset = images[images.quality == point.quality]
         assert point.n_images == 3

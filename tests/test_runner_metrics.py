@@ -36,7 +36,7 @@ def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
     images = pd.read_csv(folder / "images.csv")
     points = pd.read_csv(folder / "points.csv")
     per_image = ["dbcnn", "gmsd", "lpips", "musiq", "niqe", "nlpd", "psnr"]
-    assert list(images.columns[8:-2]) == per_image
+    assert list(images.columns[9:-2]) == per_image
     assert images[per_image].notna().all().all()
     assert list(points.columns[-3:]) == ["fid", "kid", "kid_paired"]
     assert points[["fid", "kid", "kid_paired"]].notna().all().all()

@@ -88,11 +88,17 @@ class Codec(CodecBase, ABC):
 
     def encode(self, image: torch.Tensor, point: str) -> bytes:
         """Compress a uint8 (3, H, W) image at rate point ``point`` into a complete bitstream."""
+        return self.encode_estimated(image, point)[0]
+
+    def encode_estimated(self, image: torch.Tensor, point: str) -> tuple[bytes, float | None]:
+        """:meth:`encode`, and the codec's own estimate of the payload's size in bits:
+        -sum(log2 p) over all its latents, the rate learned-codec papers report. None for
+        codecs without a likelihood model."""
         check_image(image)
         point = self.check_point(point)
-        payload = self.encode_payload(image, point)
+        payload, bits = self.encode_payload_estimated(image, point)
         _, height, width = image.shape
-        return Bitstream(self.bitstream_name, point, height, width, payload).to_bytes()
+        return Bitstream(self.bitstream_name, point, height, width, payload).to_bytes(), bits
 
     def decode(self, data: bytes, sampler: str = DEFAULT_SAMPLER, seed: int = 0) -> torch.Tensor:
         """Reconstruct a uint8 (3, H, W) image from the bytes of :meth:`encode` alone.
@@ -132,6 +138,11 @@ class Codec(CodecBase, ABC):
     @abstractmethod
     def encode_payload(self, image: torch.Tensor, point: str) -> bytes:
         """The codec's own bytes for ``image`` (the container adds size and names)."""
+
+    def encode_payload_estimated(self, image: torch.Tensor, point: str) -> tuple[bytes, float | None]:
+        """The payload and its estimated size in bits; codecs with a likelihood model override
+        this (and let ``encode_payload`` return its first part)."""
+        return self.encode_payload(image, point), None
 
     @abstractmethod
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:

@@ -74,28 +74,41 @@ class MeanScaleHyperprior(Codec):
             self._models[point] = load_compressai_model(file, self.device)
         return self._models[point]
 
-    @torch.inference_mode()
     def encode_payload(self, image: torch.Tensor, point: str) -> bytes:
+        return self.encode_payload_estimated(image, point)[0]
+
+    @torch.inference_mode()
+    def encode_payload_estimated(self, image: torch.Tensor, point: str) -> tuple[bytes, float]:
+        """CompressAI's ``compress`` of the zero-padded image, step by step, with the
+        likelihood estimate of the same latents."""
+        from ..entropy import code_hyperprior
+
         _, height, width = image.shape
         pad, _ = padding(height, width)
         x = F.pad(to_float(image).to(self.device), pad, mode="constant", value=0)
-        out = self.model(point).compress(x)
-        [y_string], [z_string] = out["strings"]
-        return join_chunks([z_string, y_string])
+        model = self.model(point)
+        y = model.g_a(x)
+        coded = code_hyperprior(y, model.h_a(y), model.entropy_bottleneck, model.gaussian_conditional,
+                                self._hyper_synthesis(model))
+        return join_chunks([coded.z_string, coded.y_string]), coded.estimated_bits
 
     @torch.inference_mode()
     def decode_latent(self, stream: Bitstream) -> torch.Tensor:
         """Entropy-decode the latent y_hat (1, M, H_pad/16, W_pad/16) from the bitstream."""
+        from ..entropy import decode_hyperprior
+
         model = self.model(stream.point)
         z_string, y_string = split_chunks(stream.payload, 2)
         pad, _ = padding(stream.height, stream.width)
         padded_h = stream.height + pad[2] + pad[3]
         padded_w = stream.width + pad[0] + pad[1]
-        z_shape = (padded_h // STRIDE, padded_w // STRIDE)
-        z_hat = model.entropy_bottleneck.decompress([z_string], z_shape)
-        scales_hat, means_hat = model.h_s(z_hat).chunk(2, 1)
-        indexes = model.gaussian_conditional.build_indexes(scales_hat)
-        return model.gaussian_conditional.decompress([y_string], indexes, means=means_hat)
+        z_size = (padded_h // STRIDE, padded_w // STRIDE)
+        return decode_hyperprior(z_string, y_string, z_size, model.entropy_bottleneck,
+                                 model.gaussian_conditional, self._hyper_synthesis(model))
+
+    @staticmethod
+    def _hyper_synthesis(model):
+        return lambda z_hat: model.h_s(z_hat).chunk(2, 1)
 
     def latent(self, x: torch.Tensor, point: str) -> torch.Tensor:
         """y_hat of a batch x (N, 3, H, W) in [0, 1], H and W multiples of 64, without entropy

@@ -10,7 +10,8 @@ Two extractors, chosen by the patch protocol (``rdpbench.metrics.patches``):
 ``pyiqa-clean`` (protocol ``paper``): what the seed paper ran, pyiqa's FID network (the
     pytorch-fid port, ``pt_inception-2015-12-05``) in float32, each patch resized to 299x299
     channel by channel with Pillow's bicubic filter on float data (clean-fid), computed in
-    memory instead of through folders of PNG files; its FID is pyiqa's own formula.
+    memory instead of through folders of PNG files; its features are kept in float32 for the
+    FID statistics, as pyiqa keeps them.
 
 Reference-side features depend on the original image, the weights, the protocol and the
 numerics (device type, dtype, package version): ``cache_key`` names all of these, so the
@@ -38,6 +39,8 @@ class PatchFeatures:
     name: str
     dimensions = 2048
     weight_file_name: str
+    #: The dtype the extractor's package holds features in when it computes FID statistics.
+    statistics_dtype: type = np.float64
 
     def __init__(self, device: str = "cpu", protocol: str = "hific"):
         self.device = torch.device(device)
@@ -64,11 +67,6 @@ class PatchFeatures:
             return np.zeros((0, self.dimensions))
         return self._features(patches).double().cpu().numpy()
 
-    @staticmethod
-    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-        """FID of two feature sets, by the formula of this extractor's package."""
-        raise NotImplementedError
-
     def describe(self) -> dict:
         return {"extractor": self.name, "network_dtype": self.network_dtype, "features_dtype": "float32",
                 "patch_protocol": self.protocol, "protocol_description": PATCH_PROTOCOLS[self.protocol]}
@@ -91,17 +89,11 @@ class TorchFidelityInception(PatchFeatures):
         [features] = self.model(patches.to(self.device))
         return features
 
-    @staticmethod
-    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-
-        statistics = [fid_features_to_statistics(torch.from_numpy(f)) for f in (reference, reconstruction)]
-        return fid_statistics_to_metric(*statistics, verbose=False)["frechet_inception_distance"]
-
 
 class PyiqaCleanInception(PatchFeatures):
     name, package, network_dtype = "pyiqa-clean-inception", "pyiqa", "float32"
     weight_file_name = PYIQA_FID_FILE
+    statistics_dtype = np.float32
     input_size = (299, 299)
 
     def _build(self) -> torch.nn.Module:
@@ -126,15 +118,6 @@ class PyiqaCleanInception(PatchFeatures):
             for channel in patch
         ]
         return torch.from_numpy(np.stack(channels).clip(0, 255).astype(np.float32))
-
-    @staticmethod
-    def frechet_distance(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-        from pyiqa.archs.fid_arch import frechet_distance
-
-        # pyiqa keeps its features in float32: the means come out exactly as in its folder FID
-        first, second = reference.astype(np.float32), reconstruction.astype(np.float32)
-        return float(frechet_distance(first.mean(0), np.cov(first, rowvar=False),
-                                      second.mean(0), np.cov(second, rowvar=False)))
 
 
 #: The feature extractor of each patch protocol.

@@ -1,5 +1,15 @@
 """Patch FID and KID: distances between the Inception features (``rdpbench.metrics.features``)
-of the 256x256 patches of the reconstructions and of the same patches of the originals."""
+of the 256x256 patches of the reconstructions and of the same patches of the originals.
+
+FID = |mu_1 - mu_2|^2 + Tr(S_1) + Tr(S_2) - 2 Tr((S_1 S_2)^(1/2)). The packages compute the last
+trace from a general matrix square root (pyiqa, scipy's sqrtm) or the eigenvalues of the
+non-symmetric product (torch-fidelity): seconds to a quarter of a minute per rate point on a
+CPU, and inexact when the covariances are singular (fewer patches than 2048 dimensions, as on
+Kodak). rdpbench computes it exactly with symmetric algebra: with centred features X_1, X_2,
+the trace is the nuclear norm of X_1 X_2^T / sqrt((n_1 - 1)(n_2 - 1)); with more patches than
+dimensions, the sum of the square roots of the eigenvalues of S_1^(1/2) S_2 S_1^(1/2). Both
+agree with the packages' values to about six significant digits.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +24,8 @@ from .features import PatchFeatures, TorchFidelityInception
 
 @register_metric("fid")
 class PatchFID(DistributionMetric):
-    """Frechet Inception distance over 256x256 patches (clamped at 0), by the formula of the
-    feature extractor's package (torch-fidelity; pyiqa under the ``paper`` protocol)."""
+    """Frechet Inception distance over 256x256 patches (clamped at 0), with the feature
+    statistics in the dtype of the extractor's package (see the module for the trace)."""
 
     name = "fid"
     kind = DISTRIBUTION
@@ -23,14 +33,35 @@ class PatchFID(DistributionMetric):
     description = "Frechet Inception distance on 256x256 patches"
 
     def variant(self) -> dict:
-        return {"formula": "the feature extractor's package's", "clamped_at": 0.0}
+        return {"formula": "Frechet distance, Tr((S1 S2)^1/2) exact through symmetric algebra",
+                "clamped_at": 0.0}
 
     def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray,
                    extractor: PatchFeatures | type[PatchFeatures] = TorchFidelityInception) -> float:
-        value = extractor.frechet_distance(reference, reconstruction)
-        # identical sets come out as a tiny negative number through the eigenvalues
-        return max(float(value), 0.0)
+        value = frechet_distance(reference, reconstruction, extractor.statistics_dtype)
+        # identical sets can come out as a tiny negative number
+        return max(value, 0.0)
 
+
+def frechet_distance(first: np.ndarray, second: np.ndarray, dtype: type = np.float64) -> float:
+    """FID of two feature sets (patches x dimensions), means taken in ``dtype``."""
+    first, second = first.astype(dtype), second.astype(dtype)
+    difference = first.mean(0).astype(np.float64) - second.mean(0).astype(np.float64)
+    covariances = [np.cov(features, rowvar=False) for features in (first, second)]
+    return float(difference @ difference + np.trace(covariances[0]) + np.trace(covariances[1])
+                 - 2 * trace_sqrt_product(first, second, *covariances))
+
+
+def trace_sqrt_product(first: np.ndarray, second: np.ndarray, cov_first: np.ndarray, cov_second: np.ndarray) -> float:
+    """Tr((S_1 S_2)^(1/2)) of the covariances of two feature sets, exactly (see the module)."""
+    (n_first, dimensions), n_second = first.shape, len(second)
+    if max(n_first, n_second) <= dimensions:
+        centred = [f.astype(np.float64) - f.astype(np.float64).mean(0) for f in (first, second)]
+        cross = centred[0] @ centred[1].T / np.sqrt((n_first - 1) * (n_second - 1))
+        return float(np.linalg.svd(cross, compute_uv=False).sum())
+    values, vectors = np.linalg.eigh(cov_first)
+    root = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    return float(np.sqrt(np.linalg.eigvalsh(root @ cov_second @ root).clip(min=0)).sum())
 
 #: Above this many patches, KID is the mean over random subsets of this size (as
 #: torch-fidelity computes it): the kernel matrices of all N patches need memory in N^2.

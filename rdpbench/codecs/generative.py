@@ -1,0 +1,102 @@
+"""What the published generative codecs (HiFiC, MS-ILLM, No-GAN) share: a network made of an
+image encoder, a mean-scale hyperprior and a generator (:mod:`rdpbench.networks`), loaded
+from the authors' checkpoint, with real bytes from CompressAI's range coder.
+
+The encoder and the generator run on the run's device; the hyper path (hyper analysis and
+synthesis) and both coders run on the CPU in fp32 at both ends, so the scales that index the
+coder's tables are computed identically wherever the bytes are decoded. Images of any size
+are padded as upstream pads them and cropped back; the rate counts the original pixels.
+
+Payload: the z string (varint length first), then the y string. Latent sizes follow from the
+image size in the container header.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..bitstream import Bitstream, join_chunks, split_chunks
+from ..errors import RdpbenchError
+from ..images import from_float, to_float
+from ..weights import WeightFile, loading, require
+from .base import Codec
+
+
+class GenerativeHyperpriorCodec(Codec):
+    """A codec whose rate points are published checkpoints of one network family."""
+
+    def __init__(self, device: str = "cpu"):
+        super().__init__(device)
+        self._networks: dict[str, torch.nn.Module] = {}
+
+    def weight_file(self, point: str) -> WeightFile:
+        """The checkpoint of rate point ``point``."""
+        raise NotImplementedError
+
+    def build_network(self, checkpoint) -> torch.nn.Module:
+        """The network of a loaded checkpoint file, its tensors in place; raise ValueError
+        saying what does not fit."""
+        raise NotImplementedError
+
+    def read_checkpoint(self, file: WeightFile):
+        """The checkpoint's contents (tensors only: no pickled code runs)."""
+        return torch.load(file.path, map_location="cpu", weights_only=True)
+
+    def weight_files(self, points: list[str]) -> list[WeightFile]:
+        return [self.weight_file(point) for point in points]
+
+    def prepare(self, points: list[str]) -> None:
+        require(self.weight_files(points))
+        for point in points:
+            self.network(point)
+
+    def network(self, point: str) -> torch.nn.Module:
+        """The network of rate point ``point``, loaded once: its image networks on the device,
+        its hyper path and coders on the CPU."""
+        if point not in self._networks:
+            file = self.weight_file(point)
+            require([file])
+            with loading([file]):
+                checkpoint = self.read_checkpoint(file)
+            try:
+                network = self.build_network(checkpoint)
+            except ValueError as error:
+                raise RdpbenchError(f"{file.path} is not a {self.name} {point} checkpoint: {error}") from None
+            for module in network.image_networks:
+                module.to(self.device)
+            self._networks[point] = network
+        return self._networks[point]
+
+    def encode_payload(self, image: torch.Tensor, point: str) -> bytes:
+        return self.encode_payload_estimated(image, point)[0]
+
+    @torch.inference_mode()
+    def encode_payload_estimated(self, image: torch.Tensor, point: str) -> tuple[bytes, float]:
+        from ..entropy import code_hyperprior
+
+        network = self.network(point)
+        y = network.analysis(to_float(image).to(self.device)).float().cpu()
+        y, z = network.hyper_latents(y)
+        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis)
+        return join_chunks([coded.z_string, coded.y_string]), coded.estimated_bits
+
+    def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
+        [image] = self.decode_payloads([stream], sampler, [seed])
+        return image
+
+    @torch.inference_mode()
+    def decode_payloads(self, streams: list[Bitstream], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        """Entropy-decode each latent on the CPU, then run the generator once over the batch
+        (the streams share rate point and size; generators are deterministic)."""
+        from ..entropy import decode_hyperprior
+
+        first = streams[0]
+        network = self.network(first.point)
+        _, z_size = network.latent_sizes(first.height, first.width)
+        latents = []
+        for stream in streams:
+            z_string, y_string = split_chunks(stream.payload, 2)
+            latents.append(decode_hyperprior(z_string, y_string, z_size, *network.entropy_models(),
+                                             network.hyper_synthesis))
+        images = network.synthesis(torch.cat(latents).to(self.device), first.height, first.width)
+        return [from_float(image) for image in images.split(1)]

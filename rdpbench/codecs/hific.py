@@ -1,0 +1,59 @@
+"""``hific``: HiFiC (Mentzer et al., NeurIPS 2020) from the checkpoints of its PyTorch port
+(Justin-Tan/high-fidelity-generative-compression; Zenodo record 4026003): rate points ``lo``,
+``mi`` and ``hi`` (``hific_low.pt``, ``hific_med.pt``, ``hific_hi.pt``).
+
+Each file is the port's training dict (``model_state_dict``, ``args``, optimiser and
+discriminator states); only the encoder, generator and hyperprior are read, and the networks
+are configured from ``args`` (the medium model differs from the other two: no input
+normalisation, a logistic latent likelihood). The port reports an estimated rate; here the
+latents are range-coded (:mod:`rdpbench.codecs.generative`).
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import torch
+
+from ..weights import HIFIC_PORT_FILES, WeightFile, hific_port_weight_file
+from .generative import GenerativeHyperpriorCodec
+from .registry import register_codec
+
+
+@register_codec("hific")
+class HificPortCodec(GenerativeHyperpriorCodec):
+    """HiFiC, PyTorch port checkpoints, points lo, mi, hi (targets 0.14, 0.30, 0.45 bpp)."""
+
+    name = "hific"
+    points = list(HIFIC_PORT_FILES)
+    default_points = list(HIFIC_PORT_FILES)
+    #: The port's reflect pads need the padded latent (a multiple of 4) to be at least 8.
+    min_size = (65, 65)
+
+    def weight_file(self, point: str) -> WeightFile:
+        return hific_port_weight_file(point)
+
+    def read_checkpoint(self, file: WeightFile):
+        """The port's training dict. Its ``args`` may hold plain Python objects beyond tensors;
+        when a tensors-only read refuses one, the file is read with full unpickling, and
+        that is said."""
+        try:
+            return torch.load(file.path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            print(f"note: {file.file_name} holds objects beyond tensors ({str(error).splitlines()[0]}); "
+                  "reading it with full unpickling", file=sys.stderr)
+            return torch.load(file.path, map_location="cpu", weights_only=False)
+
+    def build_network(self, checkpoint) -> torch.nn.Module:
+        from ..networks.hific_port import HificPort, HificPortConfig
+
+        if not isinstance(checkpoint, dict) or "model_state_dict" not in checkpoint:
+            raise ValueError("it has no model_state_dict entry, where the port saves its networks")
+        state = {key.removeprefix("module."): value for key, value in checkpoint["model_state_dict"].items()}
+        network = HificPort(HificPortConfig.from_checkpoint(dict(checkpoint.get("args") or {}), state))
+        network.load_checkpoint(state)
+        return network
+
+    def describe(self) -> dict:
+        return {"name": self.name, "network": "HiFiC PyTorch port (Justin-Tan), CompressAI range coding"}

@@ -1,0 +1,56 @@
+"""``msillm`` and ``noganms``: MS-ILLM and its No-GAN base model (Muckley et al., ICML 2023)
+from NeuralCompression's published state dicts, rate points ``1``..``6`` (targets 0.035, 0.07,
+0.14, 0.3, 0.45 and 0.9 bpp). No dependency on the neuralcompression package: the network is
+:class:`rdpbench.networks.HificAutoencoder`. Files saved with CompressAI 1.2.4 parameter names
+and files with or without filled coder tables both load; the stored medians are kept.
+Weights are CC-BY-NC 4.0.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..weights import NEURALCOMPRESSION_TARGETS, WeightFile, neuralcompression_weight_file
+from .generative import GenerativeHyperpriorCodec
+from .registry import register_codec
+
+
+class NeuralCompressionCodec(GenerativeHyperpriorCodec):
+    """A HiFiCAutoencoder family of NeuralCompression's model zoo."""
+
+    model: str
+    points = [str(quality) for quality in range(1, len(NEURALCOMPRESSION_TARGETS) + 1)]
+    default_points = points
+    #: Reflect padding to a multiple of 64 needs the pad to be shorter than the side.
+    min_size = (33, 33)
+
+    def weight_file(self, point: str) -> WeightFile:
+        return neuralcompression_weight_file(self.model, int(point))
+
+    def build_network(self, checkpoint) -> torch.nn.Module:
+        from ..networks.hific_autoencoder import HificAutoencoder
+
+        if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+            raise ValueError("it is not a plain state dict of tensors")
+        network = HificAutoencoder.for_checkpoint(checkpoint)
+        network.load_checkpoint(checkpoint)
+        return network
+
+    def describe(self) -> dict:
+        return {"name": self.name, "network": "NeuralCompression HiFiCAutoencoder, CompressAI range coding"}
+
+
+@register_codec("msillm")
+class MsIllmCodec(NeuralCompressionCodec):
+    """MS-ILLM, points 1..6."""
+
+    name = "msillm"
+    model = "msillm"
+
+
+@register_codec("noganms")
+class NoGanCodec(NeuralCompressionCodec):
+    """No-GAN (MS-ILLM's MSE + LPIPS base model), points 1..6."""
+
+    name = "noganms"
+    model = "noganms"
