@@ -40,7 +40,7 @@ def main() -> None:
     print(f"{'codec':10s} {'point':>6s} {'bpp':>7s} {'bpp_est':>8s} {'enc s/MP':>9s} {'dec s/MP':>9s} {'peak MB':>8s}")
     for name in arguments.codec:
         codec = get_codec(name, device=arguments.device)
-        point = arguments.point or codec.default_points[len(codec.default_points) // 2]
+        point = codec.check_point(arguments.point or codec.default_points[len(codec.default_points) // 2])
         try:
             codec.prepare([point])
         except MissingWeightsError as error:

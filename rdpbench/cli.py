@@ -171,11 +171,11 @@ def run(
     ] = None,
     precision: Annotated[
         Optional[str],
-        typer.Option(help="UNet precision of codec 'ours': fp32 (default) or bf16 (autocast, channels-last; "
-                     "the entropy decoding stays fp32)."),
+        typer.Option(help="UNet precision of the diffusion decoders (ours, cdc-*): fp32 (default) or bf16 "
+                     "(autocast, channels-last; the entropy decoding stays fp32)."),
     ] = None,
     compile: Annotated[
-        bool, typer.Option("--compile", help="Put the UNet of codec 'ours' through torch.compile.")
+        bool, typer.Option("--compile", help="Put the UNet of the diffusion decoders (ours, cdc-*) through torch.compile.")
     ] = False,
     batch_size: Annotated[
         Optional[int],
@@ -242,7 +242,7 @@ def run(
 def _codec_options(
     checkpoint: list[str] | None, eta: float | None, precision: str | None = None, compile: bool = False
 ) -> dict:
-    """The options of codec 'ours' that were given (other codecs refuse any)."""
+    """The codec options that were given (codecs refuse those they do not take)."""
     given = {"checkpoint": checkpoint, "eta": eta, "precision": precision, "compile": compile or None}
     return {key: value for key, value in given.items() if value is not None}
 

@@ -64,11 +64,21 @@ def decode_hyperprior(
     return conditional.decompress([y_string], conditional.build_indexes(scales), means=means)
 
 
-class FinalFactorBottleneck(EntropyBottleneck):
+class TailPreciseBottleneck(EntropyBottleneck):
+    """CompressAI's factorized density, each probability evaluated on the side of the median
+    where both sigmoids are small (as the HiFiC port and CDC evaluate theirs), so that tail
+    probabilities keep their precision in float32."""
+
+    def _likelihood(self, inputs: torch.Tensor, stop_gradient: bool = False):
+        lower = self._logits_cumulative(inputs - 0.5, stop_gradient=stop_gradient)
+        upper = self._logits_cumulative(inputs + 0.5, stop_gradient=stop_gradient)
+        sign = -torch.sign(lower + upper).detach()
+        return torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)), lower, upper
+
+
+class FinalFactorBottleneck(TailPreciseBottleneck):
     """A factorized density whose last layer has a factor too (``final_factor``, (C, 1, 1)),
-    as in the HiFiC PyTorch port; CompressAI's stops the factors one layer earlier. Like the
-    port, it evaluates each probability on the side of the median where the two sigmoids are
-    small, so that tail probabilities keep their precision in float32."""
+    as in the HiFiC PyTorch port; CompressAI's stops the factors one layer earlier."""
 
     def __init__(self, channels: int, **options):
         super().__init__(channels, **options)
@@ -78,12 +88,6 @@ class FinalFactorBottleneck(EntropyBottleneck):
         logits = super()._logits_cumulative(inputs, stop_gradient)
         factor = self.final_factor.detach() if stop_gradient else self.final_factor
         return logits + torch.tanh(factor) * torch.tanh(logits)
-
-    def _likelihood(self, inputs: torch.Tensor, stop_gradient: bool = False):
-        lower = self._logits_cumulative(inputs - 0.5, stop_gradient=stop_gradient)
-        upper = self._logits_cumulative(inputs + 0.5, stop_gradient=stop_gradient)
-        sign = -torch.sign(lower + upper).detach()
-        return torch.abs(torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)), lower, upper
 
 
 class LogisticConditional(GaussianConditional):

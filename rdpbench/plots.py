@@ -150,9 +150,13 @@ def plot_rd_grid(
 
 
 def _label(codec: str, sampler: str) -> str:
-    """Legend label: "msh", "ours (ddim10)", "jpeg [run]", "ours (ddim10) [run]"."""
+    """Legend label: "msh", "ours (ddim10)", "jpeg [run]", "ours (ddim10) [run]"; a codec
+    card's ``legend`` replaces the codec's name ("yang (rho=0) (ddim500)")."""
+    from .codecs.cards import load_card
+
     sampler, bracket, run = sampler.partition(" [")
-    label = codec if sampler == "default" else f"{codec} ({sampler})"
+    name = load_card(codec).get("legend", codec)
+    label = name if sampler == "default" else f"{name} ({sampler})"
     return f"{label} [{run}" if bracket else label
 
 

@@ -100,6 +100,31 @@ def neuralcompression_weight_file(model: str, quality: int) -> WeightFile:
                       "checkpoints", used_by=f"{model} quality {quality}", note=_MSILLM_NOTE)
 
 
+#: Yang & Mandt's CDC: codec -> (hub folder, file name pattern, beta of points 1, 2, 3).
+CDC_FILES = {
+    "cdc-eps-rho0": ("epsilon_param", "big-l1-vimeo-d64-t20000-b{beta}-vbrFalse-noise-linear-aux-1.0_0_ckpt.pt",
+                     ["0.0512", "0.0256", "0.0128"]),
+    "cdc-eps-rho0.9": ("epsilon_param", "big-l1-vimeo-d64-t20000-b{beta}-vbrFalse-noise-linear-aux0.9lpips_0.pt",
+                       ["0.3072", "0.2048", "0.1024"]),
+    "cdc-x-rho0": ("x_param", "image-l2-use_weight5-vimeo-d64-t8193-b{beta}-x-cosine-01-float32-aux0.0_2.pt",
+                   ["0.0128", "0.0064", "0.0032"]),
+    "cdc-x-rho0.9": ("x_param", "image-l2-use_weight5-vimeo-d64-t8193-b{beta}-x-cosine-01-float32-aux0.9lpips_2.pt",
+                     ["0.2048", "0.1024", "0.0512"]),
+}
+_CDC_NOTE = ("The file names come from third-party scripts, not from the hub's listing; if the download "
+             "fails, find the file at https://huggingface.co/rhyang/CDC_params (or the authors' Google Drive "
+             "folder linked from earlier versions of their README) and place it with "
+             "`rdpbench weights import FOLDER`.")
+
+
+def cdc_weight_file(codec: str, point: str) -> WeightFile:
+    """A checkpoint of Yang & Mandt's CDC on the Hugging Face hub, rate point 1, 2 or 3."""
+    folder, pattern, betas = CDC_FILES[codec]
+    name = pattern.format(beta=betas[int(point) - 1])
+    return WeightFile(name, f"https://huggingface.co/rhyang/CDC_params/resolve/main/{folder}/{name}", "checkpoints",
+                      used_by=f"{codec} {point}", note=_CDC_NOTE)
+
+
 def torchvision_weight_file(weights, used_by: str) -> WeightFile:
     """A torchvision ImageNet checkpoint, as torchvision's own loader names and places it."""
     return WeightFile(
@@ -150,6 +175,7 @@ def weight_files() -> dict[str, WeightFile]:
     codec_files += [hific_port_weight_file(point) for point in HIFIC_PORT_FILES]
     codec_files += [neuralcompression_weight_file(model, quality)
                     for model in ("msillm", "noganms") for quality in range(1, 7)]
+    codec_files += [cdc_weight_file(codec, point) for codec in CDC_FILES for point in "123"]
     return {**{file.file_name: file for file in codec_files}, **metric_weight_files()}
 
 

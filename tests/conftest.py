@@ -127,3 +127,16 @@ def metric_weights(metric_weights_home: Path, monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("TORCH_HOME", str(metric_weights_home))
     monkeypatch.setenv("RDPBENCH_CACHE", str(tmp_path / "rdpbench_cache"))
     return metric_weights_home
+
+
+def gaussian_cdf(x: torch.Tensor) -> torch.Tensor:
+    """The standard normal CDF through erfc, exact in the far tails (as the codecs compute it)."""
+    return 0.5 * torch.erfc(-x / 2**0.5)
+
+
+def box_likelihood(values: torch.Tensor, means: torch.Tensor, scales: torch.Tensor, scale_bound: float,
+                   cdf=gaussian_cdf) -> torch.Tensor:
+    """p(values) under a mean-scale density integrated over the unit box around each value,
+    the scales bounded below, floored at 1e-9: the latent likelihood of every learned codec here."""
+    scales, centred = scales.clamp(min=scale_bound), (values - means).abs()
+    return (cdf((0.5 - centred) / scales) - cdf((-0.5 - centred) / scales)).clamp(min=1e-9)

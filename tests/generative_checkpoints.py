@@ -105,3 +105,104 @@ def save_neuralcompression_checkpoint(torch_home: Path, model: str, quality: int
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(neuralcompression_state(seed=quality, **options), path)
     return path
+
+
+CDC_NAMES = {
+    ("eps", "0"): "big-l1-vimeo-d64-t20000-b{beta}-vbrFalse-noise-linear-aux-1.0_0_ckpt.pt",
+    ("eps", "0.9"): "big-l1-vimeo-d64-t20000-b{beta}-vbrFalse-noise-linear-aux0.9lpips_0.pt",
+    ("x", "0"): "image-l2-use_weight5-vimeo-d64-t8193-b{beta}-x-cosine-01-float32-aux0.0_2.pt",
+    ("x", "0.9"): "image-l2-use_weight5-vimeo-d64-t8193-b{beta}-x-cosine-01-float32-aux0.9lpips_2.pt",
+}
+
+
+def authors_schedule(parameterisation: str) -> dict:
+    """The training buffers the authors' GaussianDiffusion registers: a 20000-step linear
+    schedule (eps) or their 8193-step cosine one (x), computed in float64, stored in float32."""
+    import numpy as np
+
+    if parameterisation == "eps":
+        steps = 20000
+        betas = np.linspace(1000 / steps * 1e-4, 1000 / steps * 0.02, steps)
+    else:
+        steps = 8193 + 1
+        x = np.linspace(0, steps, steps)
+        alphas_cumprod = np.cos(((x / steps) + 0.008) / 1.008 * np.pi * 0.5) ** 2
+        alphas_cumprod = alphas_cumprod / alphas_cumprod[0]
+        betas = np.clip(1 - alphas_cumprod[1:] / alphas_cumprod[:-1], 0, 0.999)
+    alphas_cumprod = np.cumprod(1 - betas)
+    buffers = {"train_betas": betas, "train_alphas_cumprod": alphas_cumprod,
+               "train_sqrt_alphas_cumprod": np.sqrt(alphas_cumprod),
+               "train_sqrt_one_minus_alphas_cumprod": np.sqrt(1 - alphas_cumprod),
+               "train_sqrt_recip_alphas_cumprod": np.sqrt(1 / alphas_cumprod),
+               "train_sqrt_recipm1_alphas_cumprod": np.sqrt(1 / alphas_cumprod - 1)}
+    if parameterisation == "x":
+        buffers["train_snr"] = alphas_cumprod / (1 - alphas_cumprod)
+    return {name: torch.tensor(values, dtype=torch.float32) for name, values in buffers.items()}
+
+
+def _prior_medians(prior) -> torch.Tensor:
+    """Where each channel's cumulative density crosses 1/2 (bisection on its logits), as the
+    authors' median loss trains it to be."""
+    def logits(x):  # x: (C,) -> (C,)
+        h = x.reshape(-1, 1, 1, 1, 1)
+        for k, layer in enumerate(prior.affine):
+            h = torch.matmul(h, torch.nn.functional.softplus(layer.weight)) + layer.bias
+            if k < len(prior.a):
+                h = h + torch.tanh(prior.a[k]) * torch.tanh(h)
+        return h.reshape(-1)
+
+    channels = prior._medians.numel()
+    low, high = torch.full((channels,), -100.0), torch.full((channels,), 100.0)
+    for _ in range(60):
+        middle = (low + high) / 2
+        above = logits(middle) > 0
+        high, low = torch.where(above, middle, high), torch.where(above, low, middle)
+    return (low + high) / 2
+
+
+def cdc_state(parameterisation: str, seed: int, dim: int = 8) -> dict:
+    """A small CDC ``GaussianDiffusion`` state dict (width ``dim`` instead of 64)."""
+    from rdpbench.networks.cdc import CdcConfig, CdcModel
+
+    config = CdcConfig(parameterisation, dim=dim)
+    model = CdcModel(config, 20000 if parameterisation == "eps" else 8193)
+    _randomise(model, seed)
+    compressor = model.context_fn
+    with torch.no_grad():
+        compressor.enc[-1][-1].conv.weight.mul_(0.02)  # y within a few scales of its means
+        compressor.hyper_enc[2][0].weight.mul_(0.001)
+        compressor.hyper_enc[2][0].bias.zero_()
+        last = compressor.hyper_dec[2][0]
+        last.weight.mul_(0.01)
+        half = last.bias.shape[0] // 2
+        last.bias[:half].zero_()       # means
+        last.bias[half:].fill_(2.0)    # scales
+        compressor.prior._medians.copy_(_prior_medians(compressor.prior).reshape(1, -1, 1, 1))
+    state = model.state_dict()
+    state.update(authors_schedule(parameterisation))
+    return state
+
+
+def save_cdc_checkpoint(torch_home: Path, parameterisation: str, rho: str, point: str, seed: int = 0) -> Path:
+    """An eps file ({"step", "model"}, with the LPIPS network's keys when trained with it) or
+    an x file ({"step", "model", "ema"}: online weights, and an EMA holding both its online
+    copy and the EMA weights, all three different)."""
+    betas = {("eps", "0"): ["0.0512", "0.0256", "0.0128"], ("eps", "0.9"): ["0.3072", "0.2048", "0.1024"],
+             ("x", "0"): ["0.0128", "0.0064", "0.0032"], ("x", "0.9"): ["0.2048", "0.1024", "0.0512"]}
+    name = CDC_NAMES[parameterisation, rho].format(beta=betas[parameterisation, rho][int(point) - 1])
+    generator = torch.Generator().manual_seed(seed + 50)
+    lpips = {"loss_fn_vgg.scaling_layer.shift": torch.randn(1, 3, 1, 1, generator=generator),
+             "loss_fn_vgg.net.slice1.0.weight": torch.randn(4, 3, 3, 3, generator=generator),
+             "loss_fn_vgg.lin0.model.1.weight": torch.randn(1, 4, 1, 1, generator=generator)} if rho == "0.9" else {}
+    if parameterisation == "eps":
+        checkpoint = {"step": 1000, "model": {**cdc_state("eps", seed), **lpips}}
+    else:
+        online, ema = cdc_state("x", seed + 1), cdc_state("x", seed + 2)
+        checkpoint = {"step": 1000, "model": {**cdc_state("x", seed + 3), **lpips},
+                      "ema": {"initted": torch.ones(1), "step": torch.tensor([1000]),
+                              **{f"online_model.{k}": v for k, v in {**online, **lpips}.items()},
+                              **{f"ema_model.{k}": v for k, v in {**ema, **lpips}.items()}}}
+    path = torch_home / "hub" / "checkpoints" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(checkpoint, path)
+    return path

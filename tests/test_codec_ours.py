@@ -200,3 +200,13 @@ def test_bf16_unet_stays_close_to_fp32_and_is_recorded(checkpoint, photo):
     assert bf16.describe()["unet_precision"] == "bf16" and "unet_precision" not in fp32.describe()
     with pytest.raises(UnknownNameError, match="fp32, bf16"):
         get_codec("ours", checkpoint=[str(checkpoint)], precision="fp16")
+
+
+def test_gamma_sets_the_initial_noise_of_ours(checkpoint, photo):
+    ours = get_codec("ours", checkpoint=[str(checkpoint)])
+    data = ours.encode(photo, "1")
+    assert ours.check_sampler("ddim10-gamma0.5") == "ddim10-gamma0.5"
+    deterministic = ours.decode(data, "ddim10-gamma0", seed=1)
+    assert torch.equal(deterministic, ours.decode(data, "ddim10-gamma0", seed=2))  # no noise at all
+    assert not torch.equal(ours.decode(data, "ddim10", seed=1), ours.decode(data, "ddim10", seed=2))
+    assert not torch.equal(ours.decode(data, "ddpm10-gamma0", seed=1), deterministic)

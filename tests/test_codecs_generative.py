@@ -15,18 +15,13 @@ from rdpbench.codecs import get_codec
 from rdpbench.errors import MissingWeightsError, RdpbenchError
 from rdpbench.images import to_float
 
-from conftest import make_photo
+from conftest import box_likelihood, make_photo
 from generative_checkpoints import (
     hific_port_state,
     neuralcompression_state,
     save_hific_port_checkpoint,
     save_neuralcompression_checkpoint,
 )
-
-
-def gaussian_cdf(x: torch.Tensor) -> torch.Tensor:
-    """The standard normal CDF through erfc, exact in the far tails (as the codecs compute it)."""
-    return 0.5 * torch.erfc(-x / 2**0.5)
 
 
 @pytest.fixture
@@ -129,10 +124,8 @@ def test_port_rounding_and_estimate_follow_the_ports_formulas(port_weights, phot
         assert torch.equal(z_hat, torch.floor(z + 0.5))  # no median offset
         scales, means = network.hyper_synthesis(z_hat)
         assert torch.equal(y_hat, torch.floor(y - means + 0.5) + means)
-        scales = scales.clamp(min=0.11)
-        cdf = torch.sigmoid if point == "mi" else gaussian_cdf
-        centred = (y_hat - means).abs()
-        p_y = (cdf((0.5 - centred) / scales) - cdf((-0.5 - centred) / scales)).clamp(min=1e-9)
+        p_y = box_likelihood(y_hat, means, scales, 0.11, torch.sigmoid) if point == "mi" else \
+            box_likelihood(y_hat, means, scales, 0.11)
         p_z = _port_density(state, z_hat.permute(1, 0, 2, 3).reshape(z_hat.shape[1], 1, -1))
     expected = -(torch.log2(p_y.double()).sum() + torch.log2(p_z.double()).sum()).item()
     assert bits == pytest.approx(expected, rel=1e-5)
@@ -149,12 +142,8 @@ def test_logistic_model_codes_at_its_own_rate(port_weights, photo):
     with torch.inference_mode():
         z_hat, y_hat = _decoded_latents(codec, data)
         scales, means = network.hyper_synthesis(z_hat)
-        scales, centred = scales.clamp(min=0.11), (y_hat - means).abs()
-        normal = gaussian_cdf
-        gaussian_y_bits = -torch.log2((normal((0.5 - centred) / scales) - normal((-0.5 - centred) / scales))
-                                      .clamp(min=1e-9).double()).sum().item()
-        logistic_y_bits = -torch.log2((torch.sigmoid((0.5 - centred) / scales) - torch.sigmoid((-0.5 - centred) / scales))
-                                      .clamp(min=1e-9).double()).sum().item()
+        gaussian_y_bits = -torch.log2(box_likelihood(y_hat, means, scales, 0.11).double()).sum().item()
+        logistic_y_bits = -torch.log2(box_likelihood(y_hat, means, scales, 0.11, torch.sigmoid).double()).sum().item()
     assert abs(gaussian_y_bits - logistic_y_bits) > 0.05 * logistic_y_bits
     payload_bits = 8 * len(Bitstream.from_bytes(data).payload)
     assert abs(payload_bits - bits) < abs(payload_bits - (bits - logistic_y_bits + gaussian_y_bits))
@@ -236,9 +225,7 @@ def test_neuralcompression_estimate_and_rate(torch_home):
     with torch.inference_mode():
         z_hat, y_hat = _decoded_latents(codec, data)
         scales, means = network.hyper_synthesis(z_hat)
-        scales, centred = scales.clamp(min=0.11), (y_hat - means).abs()
-        normal = gaussian_cdf
-        p_y = (normal((0.5 - centred) / scales) - normal((-0.5 - centred) / scales)).clamp(min=1e-9)
+        p_y = box_likelihood(y_hat, means, scales, 0.11)
         p_z = _compressai_density(state, z_hat.permute(1, 0, 2, 3).reshape(z_hat.shape[1], 1, -1))
     expected = -(torch.log2(p_y.double()).sum() + torch.log2(p_z.double()).sum()).item()
     assert bits == pytest.approx(expected, rel=1e-5)

@@ -93,10 +93,29 @@ def test_respacing_rejects_more_steps_than_the_chain():
         get_sampler("ddpm4001").chain(TRAINING_CHAIN)
 
 
-@pytest.mark.parametrize("name", ["ddim0", "euler10", "ddim", "ddpm-5"])
+@pytest.mark.parametrize("name", ["ddim0", "euler10", "ddim", "ddpm-5", "ddim10-gamma", "ddim10-gamma-1"])
 def test_bad_sampler_names_list_the_pattern(name):
-    with pytest.raises(UnknownNameError, match="ddimN, ddpmN"):
+    with pytest.raises(UnknownNameError, match=r"ddimN\[-gammaG\], ddpmN\[-gammaG\]"):
         get_sampler(name)
+
+
+@pytest.mark.parametrize("family", ["ddim", "ddpm"])
+def test_gamma_scales_the_initial_noise(family):
+    """The first network call sees x_T = gamma * N(0, I) drawn from the image's generator."""
+    shape = (1, 3, 8, 8)
+    for suffix, gamma in (("", 1.0), ("-gamma0.5", 0.5), ("-gamma0", 0.0)):
+        first_inputs = []
+
+        def denoiser(x, t):
+            first_inputs.append(x.clone())
+            return torch.zeros_like(x)
+
+        sampler = get_sampler(f"{family}4{suffix}")
+        sampler.sample(denoiser, TRAINING_CHAIN, shape, torch.Generator().manual_seed(2))
+        expected = gamma * torch.randn(shape, generator=torch.Generator().manual_seed(2))
+        assert torch.equal(first_inputs[0], expected)
+        assert sampler.name == f"{family}4{suffix}"
+    assert get_sampler(f"{family}4-gamma1").name == f"{family}4"
 
 
 # -- samplers -----------------------------------------------------------------------------

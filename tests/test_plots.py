@@ -195,3 +195,10 @@ def test_ci_bands_are_the_bootstrap_interval_of_the_per_image_values(results):
     figure, _ = plot_rd_grid(points)
     assert len(figure.axes[7].collections) == 4  # a band per curve in the PSNR panel
     plt.close(figure)
+
+
+def test_a_codec_cards_legend_names_its_curves():
+    from rdpbench.plots import _label
+
+    assert _label("cdc-eps-rho0.9", "ddim500") == "yang (rho=0.9) (ddim500)"
+    assert _label("msh", "default") == "msh"

@@ -1,6 +1,7 @@
-"""What the published generative codecs (HiFiC, MS-ILLM, No-GAN) share: a network made of an
-image encoder, a mean-scale hyperprior and a generator (:mod:`rdpbench.networks`), loaded
-from the authors' checkpoint, with real bytes from CompressAI's range coder.
+"""What the published generative codecs (HiFiC, MS-ILLM, No-GAN, CDC) share: a network made
+of an image encoder, a mean-scale hyperprior and a generator (:mod:`rdpbench.networks`; for
+CDC a conditional diffusion model), loaded from the authors' checkpoint, with real bytes from
+CompressAI's range coder.
 
 The encoder and the generator run on the run's device; the hyper path (hyper analysis and
 synthesis) and both coders run on the CPU in fp32 at both ends, so the scales that index the
@@ -86,8 +87,15 @@ class GenerativeHyperpriorCodec(Codec):
 
     @torch.inference_mode()
     def decode_payloads(self, streams: list[Bitstream], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
-        """Entropy-decode each latent on the CPU, then run the generator once over the batch
-        (the streams share rate point and size; generators are deterministic)."""
+        """Run the generator once over the batch (the streams share rate point and size;
+        generators are deterministic)."""
+        first = streams[0]
+        images = self.network(first.point).synthesis(self.decoded_latents(streams), first.height, first.width)
+        return [from_float(image) for image in images.split(1)]
+
+    def decoded_latents(self, streams: list[Bitstream]) -> torch.Tensor:
+        """y_hat of each bitstream (of one rate point and size), entropy-decoded on the CPU,
+        as one batch on the device."""
         from ..entropy import decode_hyperprior
 
         first = streams[0]
@@ -98,5 +106,4 @@ class GenerativeHyperpriorCodec(Codec):
             z_string, y_string = split_chunks(stream.payload, 2)
             latents.append(decode_hyperprior(z_string, y_string, z_size, *network.entropy_models(),
                                              network.hyper_synthesis))
-        images = network.synthesis(torch.cat(latents).to(self.device), first.height, first.width)
-        return [from_float(image) for image in images.split(1)]
+        return torch.cat(latents).to(self.device)

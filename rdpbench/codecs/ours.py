@@ -21,6 +21,7 @@ import torch
 
 from ..bitstream import Bitstream
 from ..diffusion import NoiseSchedule, get_sampler, load_decoder
+from ..diffusion.precision import check_precision, in_precision, prepared
 from ..diffusion.training import read_checkpoint
 from ..errors import RdpbenchError, UnknownNameError
 from ..images import from_float
@@ -30,8 +31,6 @@ from .msh import MeanScaleHyperprior, padding
 from .registry import register_codec
 
 MSH_SAMPLER = "msh"
-#: UNet precision -> autocast dtype (None: plain fp32).
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @register_codec("ours")
@@ -51,9 +50,7 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
         compile: bool = False,
     ):
         super().__init__(device)
-        if precision not in PRECISIONS:
-            raise UnknownNameError("precision", precision, list(PRECISIONS))
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.compile = compile
         paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint or [])
         self.checkpoints = self._card_checkpoints()
@@ -87,7 +84,8 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
             chosen = self.sampler(sampler)
         except UnknownNameError:
             raise UnknownNameError(
-                "ours sampler", sampler, "ddimN, ddpmN (e.g. ddim10, ddpm1000), ddpm10,10,10 or msh"
+                "ours sampler", sampler,
+                "ddimN, ddpmN (e.g. ddim10, ddpm1000), ddpm10,10,10, any of them with -gammaG (ddim10-gamma0.5), or msh"
             ) from None
         for quality, schedule in self.schedules.items():
             try:
@@ -119,11 +117,7 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
             if point not in self.checkpoints:
                 raise RdpbenchError(f"no diffusion-decoder checkpoint for ours quality {point}")
             network, schedule, metadata = load_decoder(self.checkpoints[point], str(self.device))
-            if self.precision != "fp32":
-                network = network.to(memory_format=torch.channels_last)
-            if self.compile:
-                network = torch.compile(network)
-            self._decoders[point] = network, schedule, metadata
+            self._decoders[point] = prepared(network, self.precision, self.compile), schedule, metadata
         return self._decoders[point]
 
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
@@ -136,15 +130,11 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
             return [self.synthesize(stream, self.decode_latent(stream)) for stream in streams]
         y_hat = torch.cat([self.decode_latent(stream) for stream in streams])
         network, schedule, _ = self.decoder(streams[0].point)
-        dtype = PRECISIONS[self.precision]
-        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
-            condition = network.encode_condition(y_hat)
+        condition = network.encode_condition(y_hat)
+        run = in_precision(network, self.device, self.precision)
 
         def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            if dtype is None:
-                return network(x, t, condition)
-            with torch.autocast(self.device.type, dtype=dtype):
-                return network(x.contiguous(memory_format=torch.channels_last), t, condition).float()
+            return run(x, t, condition)
 
         shape = (len(streams), 3, y_hat.shape[2] * 16, y_hat.shape[3] * 16)
         generators = [torch.Generator(device=self.device).manual_seed(seed) for seed in seeds]

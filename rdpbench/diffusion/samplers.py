@@ -6,8 +6,11 @@ default). Both clamp the predicted x_0 to [-1, 1]. The steps are chosen from the
 (cosine 4000 for the paper's model) by improved-diffusion's respacing rule, as the authors'
 sampling scripts do: ``ddimN`` at a constant integer stride (refused when no stride gives
 exactly N steps), ``ddpmN`` at a rounded fractional stride; ``ddpm10,10,10`` (or
-``ddim10,10,10``) spaces each third of the chain with its own count. One trained network
-serves every sampler: picking one picks a distortion-perception point at decode time.
+``ddim10,10,10``) spaces each third of the chain with its own count. A suffix ``-gammaG``
+scales the initial noise x_T by G (``ddim10-gamma0.5``; ``-gamma0`` starts from zeros, so
+DDIM decodes deterministically), the distortion-perception knob the seed paper's conclusion
+names. One trained network serves every sampler: picking one picks a distortion-perception
+point at decode time.
 
 Per-step coefficients are computed once per sampling run as device tensors, so the loop adds
 no host synchronisation or allocation beyond the network calls. A batch may carry one random
@@ -28,7 +31,7 @@ from .gaussian import interpolate_log_variance, split_output
 from .schedule import NoiseSchedule, space_timesteps
 
 SAMPLERS: Registry = Registry("sampler family")
-NAME_PATTERN = re.compile(r"^([a-z]+)(\d+(?:,\d+)*)$")
+NAME_PATTERN = re.compile(r"^([a-z]+)(\d+(?:,\d+)*)(?:-gamma(\d+(?:\.\d+)?))?$")
 
 #: model(x_t, model_time) -> output; the conditioning is already bound in.
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -54,12 +57,14 @@ class Sampler:
 
     family: str
 
-    def __init__(self, spec: str):
+    def __init__(self, spec: str, gamma: float = 1.0):
         self.spec = spec
+        #: Scale of the initial noise x_T.
+        self.gamma = gamma
 
     @property
     def name(self) -> str:
-        return f"{self.family}{self.spec}"
+        return f"{self.family}{self.spec}" + (f"-gamma{self.gamma:g}" if self.gamma != 1.0 else "")
 
     def respacing(self) -> str:
         """The improved-diffusion respacing string of this sampler."""
@@ -87,7 +92,7 @@ class Sampler:
         """x_0 of the given shape, in [-1, 1]; x_T is drawn from ``generator`` (one, or one per
         sample) unless given."""
         chain = self.chain(model_schedule)
-        x = x_T if x_T is not None else gaussian_noise(shape, generator, device)
+        x = x_T if x_T is not None else self.gamma * gaussian_noise(shape, generator, device)
         c = _Coefficients(chain, x)
         times = chain.model_time(torch.arange(len(chain), device=x.device))
         for i in reversed(range(len(chain))):
@@ -147,8 +152,8 @@ class DDIM(Sampler):
 
     family = "ddim"
 
-    def __init__(self, spec: str, eta: float = 0.0):
-        super().__init__(spec)
+    def __init__(self, spec: str, gamma: float = 1.0, eta: float = 0.0):
+        super().__init__(spec, gamma)
         self.eta = eta
 
     def respacing(self) -> str:
@@ -166,10 +171,20 @@ class DDIM(Sampler):
         return mean + sigma * noise
 
 
+def parse_sampler_name(name: str) -> tuple[str, str, float | None]:
+    """``ddim10-gamma0.5`` -> ("ddim", "10", 0.5); the gamma is None when not given. Raises
+    UnknownNameError for names that do not have this form."""
+    match = NAME_PATTERN.match(name)
+    if not match or 0 in map(int, match.group(2).split(",")):
+        raise UnknownNameError("sampler", name, [f"{family}N[-gammaG]" for family in SAMPLERS.names()])
+    return match.group(1), match.group(2), None if match.group(3) is None else float(match.group(3))
+
+
 def get_sampler(name: str, **options) -> Sampler:
     """``ddim10`` -> DDIM over 10 steps, ``ddpm1000`` -> DDPM over 1000, ``ddpm10,10,10`` ->
-    DDPM with 10 steps in each third of the chain; ``options`` go to the sampler (``eta``)."""
-    match = NAME_PATTERN.match(name)
-    if not match or match.group(1) not in SAMPLERS or 0 in map(int, match.group(2).split(",")):
-        raise UnknownNameError("sampler", name, [f"{family}N" for family in SAMPLERS.names()])
-    return SAMPLERS.get(match.group(1))(match.group(2), **options)
+    DDPM with 10 steps in each third of the chain, ``ddim10-gamma0.5`` -> DDIM from x_T of
+    half the unit variance's scale; ``options`` go to the sampler (``eta``)."""
+    family, spec, gamma = parse_sampler_name(name)
+    if family not in SAMPLERS:
+        raise UnknownNameError("sampler", name, [f"{family}N[-gammaG]" for family in SAMPLERS.names()])
+    return SAMPLERS.get(family)(spec, gamma=1.0 if gamma is None else gamma, **options)
