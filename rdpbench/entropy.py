@@ -34,24 +34,26 @@ class CodedLatents:
     estimated_bits: float
 
 
-def estimated_bits(*likelihoods: torch.Tensor) -> float:
-    """-sum(log2 p) over every element of the given likelihood tensors, in float64."""
-    return float(sum(-torch.log2(p.double()).sum() for p in likelihoods))
+def estimated_bits(*likelihoods: torch.Tensor, offset: float = 0.0) -> float:
+    """-sum(log2(p + offset)) over every element of the given likelihood tensors, in float64
+    (``offset`` for codecs whose authors add one inside the logarithm)."""
+    return float(sum(-torch.log2(p.double() + offset).sum() for p in likelihoods))
 
 
 def code_hyperprior(
     y: torch.Tensor, z: torch.Tensor, bottleneck: EntropyBottleneck,
-    conditional: GaussianConditional, synthesis: HyperSynthesis,
+    conditional: GaussianConditional, synthesis: HyperSynthesis, estimate_offset: float = 0.0,
 ) -> CodedLatents:
     """Range-code z, then y given the scales and means decoded from z_hat (batch of one).
-    The decoder repeats exactly these steps from the z string (:func:`decode_hyperprior`)."""
+    The decoder repeats exactly these steps from the z string (:func:`decode_hyperprior`).
+    The estimate takes ``estimate_offset`` inside its logarithm (:func:`estimated_bits`)."""
     [z_string] = bottleneck.compress(z)
     z_hat = bottleneck.decompress([z_string], z.shape[-2:])
     scales, means = synthesis(z_hat)
     [y_string] = conditional.compress(y, conditional.build_indexes(scales), means=means)
     _, z_likelihoods = bottleneck(z, training=False)
     _, y_likelihoods = conditional(y, scales, means=means, training=False)
-    return CodedLatents(z_string, y_string, estimated_bits(z_likelihoods, y_likelihoods))
+    return CodedLatents(z_string, y_string, estimated_bits(z_likelihoods, y_likelihoods, offset=estimate_offset))
 
 
 def decode_hyperprior(

@@ -140,3 +140,15 @@ def box_likelihood(values: torch.Tensor, means: torch.Tensor, scales: torch.Tens
     the scales bounded below, floored at 1e-9: the latent likelihood of every learned codec here."""
     scales, centred = scales.clamp(min=scale_bound), (values - means).abs()
     return (cdf((0.5 - centred) / scales) - cdf((-0.5 - centred) / scales)).clamp(min=1e-9)
+
+
+def golden_script(name: str):
+    """A script of scripts/ that made golden values in tests/data with upstream code; the tests
+    take its weight-filling rule and inputs from it, so both sides agree by construction."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

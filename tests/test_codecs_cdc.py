@@ -14,7 +14,7 @@ from rdpbench.bitstream import Bitstream, split_chunks
 from rdpbench.codecs import get_codec
 from rdpbench.errors import RdpbenchError, UnknownNameError
 
-from conftest import box_likelihood, make_photo
+from conftest import box_likelihood, golden_script, make_photo
 from generative_checkpoints import save_cdc_checkpoint
 
 
@@ -210,3 +210,56 @@ def test_the_context_is_computed_once_per_image(eps_weights, photo):
     codec.decode(data, "ddim4")
     assert len(decodes) == 1 and len(unet_calls) == 4
 
+
+
+@pytest.mark.parametrize("parameterisation", ["eps", "x"])
+def test_matches_the_authors_code_on_golden_values(torch_home, parameterisation):
+    """Same weights (a function of each parameter's name), same image, same x_T as the
+    authors' GaussianDiffusion in scripts/golden_cdc.py: their estimate, their quantized
+    latents, their 3-step DDIM image."""
+    import base64
+    import json
+    import zlib
+    from pathlib import Path
+
+    import numpy as np
+
+    from rdpbench.networks.cdc import CdcConfig, CdcModel
+
+    from generative_checkpoints import CDC_NAMES, authors_schedule
+
+    script = golden_script("golden_cdc")
+    golden = json.loads((Path(__file__).parent / "data" / "cdc_golden.json").read_text())
+    expected = golden[parameterisation]
+    model = CdcModel(CdcConfig(parameterisation, dim=golden["width"]), 20000 if parameterisation == "eps" else 8193)
+    state = {name: script.key_seeded(name, parameter.shape) for name, parameter in model.named_parameters()}
+    state.update(authors_schedule(parameterisation))
+    for index, value in expected["train_alphas_cumprod"].items():
+        assert state["train_alphas_cumprod"][int(index)].item() == value
+    checkpoint = {"step": 1, "model": state} if parameterisation == "eps" else \
+        {"step": 1, "model": state, "ema": {f"ema_model.{k}": v for k, v in state.items()}}
+    beta = {"eps": "0.0512", "x": "0.0128"}[parameterisation]
+    path = torch_home / "hub" / "checkpoints" / CDC_NAMES[parameterisation, "0"].format(beta=beta)
+    path.parent.mkdir(parents=True)
+    torch.save(checkpoint, path)
+
+    codec = get_codec(f"cdc-{parameterisation}-rho0")
+    image = script.golden_image()
+    data, bits = codec.encode_estimated(image, "1")
+    assert bits == pytest.approx(expected["estimated_bits"], rel=1e-5)
+    network = codec.network("1")
+    with torch.inference_mode():
+        from rdpbench.entropy import decode_hyperprior
+
+        z_string, y_string = split_chunks(Bitstream.from_bytes(data).payload, 2)
+        y_hat = decode_hyperprior(z_string, y_string, (1, 1), *network.entropy_models(), network.hyper_synthesis)
+        _, z = network.hyper_latents(network.analysis(image[None].float() / 255))
+        medians = network.context_fn.prior._medians
+        z_hat = torch.round(z - medians) + medians
+    assert y_hat.double().sum().item() == pytest.approx(expected["q_latent_sum"], rel=1e-6, abs=1e-3)
+    assert y_hat.double().abs().sum().item() == pytest.approx(expected["q_latent_abs_sum"], rel=1e-6)
+    assert z_hat.double().sum().item() == pytest.approx(expected["q_hyper_latent_sum"], rel=1e-6, abs=1e-3)
+    decoded = codec.decode(data, f"ddim{golden['steps']}", seed=golden["seed"])
+    theirs = np.frombuffer(zlib.decompress(base64.b64decode(expected["decoded_uint8_zlib_base64"])), dtype=np.uint8)
+    difference = np.abs(decoded.numpy().astype(int).ravel() - theirs.astype(int))
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.99

@@ -15,7 +15,7 @@ from rdpbench.codecs import get_codec
 from rdpbench.errors import MissingWeightsError, RdpbenchError
 from rdpbench.images import to_float
 
-from conftest import box_likelihood, make_photo
+from conftest import box_likelihood, golden_script, make_photo
 from generative_checkpoints import (
     hific_port_state,
     neuralcompression_state,
@@ -127,7 +127,8 @@ def test_port_rounding_and_estimate_follow_the_ports_formulas(port_weights, phot
         p_y = box_likelihood(y_hat, means, scales, 0.11, torch.sigmoid) if point == "mi" else \
             box_likelihood(y_hat, means, scales, 0.11)
         p_z = _port_density(state, z_hat.permute(1, 0, 2, 3).reshape(z_hat.shape[1], 1, -1))
-    expected = -(torch.log2(p_y.double()).sum() + torch.log2(p_z.double()).sum()).item()
+    # the port's estimate: log(p + 1e-9) of likelihoods already floored at 1e-9
+    expected = -(torch.log2(p_y.double() + 1e-9).sum() + torch.log2(p_z.double() + 1e-9).sum()).item()
     assert bits == pytest.approx(expected, rel=1e-5)
     payload_bits = 8 * len(Bitstream.from_bytes(data).payload)
     assert 0.97 * bits < payload_bits < 1.08 * bits + 64
@@ -296,3 +297,77 @@ def test_port_takes_every_size_from_its_minimum(port_weights, height, width):
     codec = get_codec("hific")
     assert codec.decode(codec.encode(image, "lo")).shape == image.shape
 
+
+
+def _compare_decoded(decoded: torch.Tensor, packed: str) -> None:
+    """Within one level of the upstream image everywhere, and equal in 99% of its values."""
+    import base64
+    import zlib
+
+    import numpy as np
+
+    theirs = np.frombuffer(zlib.decompress(base64.b64decode(packed)), dtype=np.uint8).astype(int)
+    difference = np.abs(decoded.numpy().astype(int).ravel() - theirs)
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.99
+
+
+def _golden(section: str):
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "data" / "hific_golden.json").read_text())[section]
+
+
+@pytest.mark.parametrize("point", ["lo", "mi"])
+def test_port_matches_the_ports_own_code_on_golden_values(point):
+    """Full-size networks filled by the golden script's rule give the port's own estimate,
+    quantized latents and image (scripts/golden_hific.py ran the port's code)."""
+    from rdpbench.entropy import code_hyperprior, decode_hyperprior
+    from rdpbench.images import from_float
+    from rdpbench.networks.hific_port import HificPort, HificPortConfig
+
+    script = golden_script("golden_hific")
+    expected = _golden("hific_port")[point]
+    network = HificPort(HificPortConfig(normalize_input=expected["normalize_input_image"],
+                                        likelihood=expected["likelihood_type"]))
+    network.load_checkpoint({name: script.key_seeded(name, t.shape) for name, t in network.state_dict().items()})
+    image = script.golden_image()
+    with torch.inference_mode():
+        y, z = network.hyper_latents(network.analysis(to_float(image)))
+        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
+        y_hat = decode_hyperprior(coded.z_string, coded.y_string, z.shape[-2:], *network.entropy_models(),
+                                  network.hyper_synthesis)
+        decoded = from_float(network.synthesis(y_hat, *image.shape[1:]))
+    assert coded.estimated_bits == pytest.approx(expected["estimated_bits"], rel=1e-5)
+    assert y_hat.double().sum().item() == pytest.approx(expected["y_hat_sum"], rel=1e-6, abs=1e-3)
+    assert y_hat.double().abs().sum().item() == pytest.approx(expected["y_hat_abs_sum"], rel=1e-6)
+    assert torch.floor(z + 0.5).double().sum().item() == pytest.approx(expected["z_hat_sum"], rel=1e-6, abs=1e-3)
+    _compare_decoded(decoded, expected["decoded_uint8_zlib_base64"])
+
+
+def test_hific_autoencoder_writes_neuralcompressions_own_bytes():
+    """Full-size HiFiCAutoencoder filled by the golden script's rule: the same z and y strings
+    as NeuralCompression's compress, its estimate, and its decompressed image."""
+    import base64
+
+    from rdpbench.entropy import code_hyperprior, decode_hyperprior
+    from rdpbench.images import from_float
+    from rdpbench.networks.hific_autoencoder import HificAutoencoder
+
+    script = golden_script("golden_hific")
+    expected = _golden("hific_autoencoder")
+    network = HificAutoencoder()
+    state = network.state_dict()
+    state.update({name: script.key_seeded(name, p.shape) for name, p in network.named_parameters()})
+    network.load_checkpoint(state)
+    image = script.golden_image()
+    with torch.inference_mode():
+        y, z = network.hyper_latents(network.analysis(to_float(image)))
+        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
+        y_hat = decode_hyperprior(coded.z_string, coded.y_string, z.shape[-2:], *network.entropy_models(),
+                                  network.hyper_synthesis)
+        decoded = from_float(network.synthesis(y_hat, *image.shape[1:]))
+    assert coded.z_string == base64.b64decode(expected["z_string_base64"])
+    assert coded.y_string == base64.b64decode(expected["y_string_base64"])
+    assert coded.estimated_bits == pytest.approx(expected["estimated_bits"], rel=1e-6)
+    _compare_decoded(decoded, expected["decoded_uint8_zlib_base64"])

@@ -78,7 +78,7 @@ class GenerativeHyperpriorCodec(Codec):
         network = self.network(point)
         y = network.analysis(to_float(image).to(self.device)).float().cpu()
         y, z = network.hyper_latents(y)
-        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis)
+        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
         return join_chunks([coded.z_string, coded.y_string]), coded.estimated_bits
 
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:

@@ -320,6 +320,9 @@ class Compressor(nn.Module):
 class CdcModel(nn.Module):
     """The authors' ``GaussianDiffusion``: UNet, compressor and training schedule buffers."""
 
+    #: The authors' estimate is -sum log2 p of likelihoods floored at 1e-9.
+    estimate_offset = 0.0
+
     def __init__(self, config: CdcConfig, timesteps: int):
         super().__init__()
         if config.parameterisation not in PARAMETERISATIONS:

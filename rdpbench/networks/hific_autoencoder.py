@@ -79,6 +79,9 @@ def _hyper_synthesis(latent_channels: int, hyper_channels: int) -> nn.Sequential
 class HificAutoencoder(nn.Module):
     """``HiFiCAutoencoder`` with the steps of its compress/decompress."""
 
+    #: NeuralCompression's estimate is -sum log2 p of CompressAI's floored likelihoods.
+    estimate_offset = 0.0
+
     def __init__(self, filters: tuple[int, ...] = (60, 120, 240, 480, 960), latent_channels: int = 220,
                  hyper_channels: int = 320, residual_blocks: int = 9):
         super().__init__()

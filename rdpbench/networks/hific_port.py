@@ -187,6 +187,9 @@ class Hyperprior(nn.Module):
 class HificPort(nn.Module):
     """The port's encoder, generator and hyperprior, with the steps of its compress/decompress."""
 
+    #: The port estimates its rate as -sum log2(p + 1e-9), p already floored at 1e-9.
+    estimate_offset = 1e-9
+
     def __init__(self, config: HificPortConfig = HificPortConfig()):
         super().__init__()
         self.config = config
