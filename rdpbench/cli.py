@@ -509,11 +509,13 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
 @weights_app.command("list")
 def weights_list() -> None:
     """Every weight file rdpbench knows, and whether it is in place."""
-    from .weights import weight_files
+    from .weights import notes_of, weight_files
 
     for file in weight_files().values():
         state = "present" if file.path.is_file() else "missing"
         typer.echo(f"{state:8s} {file.describe()}")
+    for note in notes_of(list(weight_files().values())):
+        typer.echo(f"note: {note}")
 
 
 @weights_app.command("download")

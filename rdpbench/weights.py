@@ -64,8 +64,7 @@ class WeightFile:
 
     def describe(self) -> str:
         size = f"{self.size_mb:.1f} MB" if self.size_mb else "size unknown"
-        described = f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
-        return f"{described}\n    {self.note}" if self.note else described
+        return f"{self.file_name} ({size}, for {self.used_by}) -> {self.path}"
 
 
 def compressai_weight_file(architecture: str, quality: int, metric: str = "mse") -> WeightFile:
@@ -81,9 +80,9 @@ def compressai_weight_file(architecture: str, quality: int, metric: str = "mse")
 HIFIC_PORT_FILES = {"lo": "hific_low.pt", "mi": "hific_med.pt", "hi": "hific_hi.pt"}
 #: NeuralCompression's rate targets (bpp) of qualities 1..6.
 NEURALCOMPRESSION_TARGETS = ["0.035", "0.07", "0.14", "0.3", "0.45", "0.9"]
-_MSILLM_NOTE = ("The MS-ILLM host has been refusing downloads (NeuralCompression issue #245); if it "
-                "refuses, ask the authors or a colleague for the file and place it with "
-                "`rdpbench weights import FOLDER`. Licence: CC-BY-NC 4.0.")
+_MSILLM_NOTE = ("MS-ILLM and No-GAN checkpoints: their host has been refusing downloads (NeuralCompression "
+                "issue #245); if it refuses, ask the authors or a colleague for the files and place them "
+                "with `rdpbench weights import FOLDER`. Licence: CC-BY-NC 4.0.")
 
 
 def hific_port_weight_file(point: str) -> WeightFile:
@@ -111,8 +110,8 @@ CDC_FILES = {
     "cdc-x-rho0.9": ("x_param", "image-l2-use_weight5-vimeo-d64-t8193-b{beta}-x-cosine-01-float32-aux0.9lpips_2.pt",
                      ["0.2048", "0.1024", "0.0512"]),
 }
-_CDC_NOTE = ("The file names come from third-party scripts, not from the hub's listing; if the download "
-             "fails, find the file at https://huggingface.co/rhyang/CDC_params (or the authors' Google Drive "
+_CDC_NOTE = ("CDC checkpoints: their names come from third-party scripts, not from the hub's listing; if "
+             "a download fails, find the file at https://huggingface.co/rhyang/CDC_params (or the authors' Google Drive "
              "folder linked from earlier versions of their README) and place it with "
              "`rdpbench weights import FOLDER`.")
 
@@ -201,7 +200,13 @@ def require(files: list[WeightFile]) -> None:
         + f"\nfetch them with:  rdpbench weights download {names}\n"
         + "or, without internet, copy them into place from a folder:  "
         + "rdpbench weights import FOLDER"
+        + "".join(f"\n{note}" for note in notes_of(missing))
     )
+
+
+def notes_of(files: list[WeightFile]) -> list[str]:
+    """The distinct notes of ``files`` (where else to look, licences), each once."""
+    return list(dict.fromkeys(f.note for f in files if f.note))
 
 
 class DamagedWeightsError(RdpbenchError):

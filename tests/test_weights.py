@@ -127,3 +127,23 @@ def test_import_and_verify_refuse_an_unreadable_file_that_has_no_published_hash(
     target.write_bytes(b"MATLAB 5.0 MAT-file, cut")
     result = invoke("weights", "verify", "niqe_modelparameters.mat")
     assert result.exit_code == 1 and "DAMAGED  niqe_modelparameters.mat" in result.output
+
+
+def test_a_refused_download_says_where_else_to_look(torch_home, monkeypatch):
+    import urllib.error
+
+    from rdpbench.errors import MissingWeightsError
+    from rdpbench.weights import cdc_weight_file, download
+
+    def refuse(url, destination, progress=True):
+        open(destination, "wb").write(b"half")  # a partial file is left behind, then removed
+        raise urllib.error.HTTPError(url, 403, "Forbidden", None, None)
+
+    monkeypatch.setattr("torch.hub.download_url_to_file", refuse)
+    file = cdc_weight_file("cdc-eps-rho0.9", "2")
+    assert file.file_name == "big-l1-vimeo-d64-t20000-b0.2048-vbrFalse-noise-linear-aux0.9lpips_0.pt"
+    with pytest.raises(MissingWeightsError) as raised:
+        download(file)
+    message = str(raised.value)
+    assert "403" in message and "huggingface.co/rhyang/CDC_params" in message and "weights import" in message
+    assert not list(file.path.parent.glob("*.partial")) and not file.path.exists()
