@@ -215,7 +215,8 @@ class DamagedWeightsError(RdpbenchError):
 
 def unreadable_reason(path: Path) -> str | None:
     """Why ``path`` cannot be read as the kind of file it claims to be (None if it can).
-    Checkpoints are read with ``weights_only=True``: never by running pickled code."""
+    Checkpoints are read with ``weights_only=True``: never by running pickled code. A file
+    that is whole but holds an object a tensors-only read refuses is not damaged."""
     if path.stat().st_size == 0:
         return "the file is empty"
     try:
@@ -226,8 +227,21 @@ def unreadable_reason(path: Path) -> str | None:
         else:
             torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except Exception as error:  # noqa: BLE001  (any failure to parse means the same here)
+        if refused_global(error):
+            return None
         return f"it cannot be read as a {'MATLAB' if path.suffix == '.mat' else 'PyTorch'} file ({type(error).__name__})"
     return None
+
+
+def refused_global(error: Exception) -> str | None:
+    """The object a tensors-only ``torch.load`` refused (e.g. ``numpy.dtype``), if that is
+    what ``error`` says; None for any other failure."""
+    import pickle
+
+    if not isinstance(error, pickle.UnpicklingError):
+        return None
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    return match.group(1) if match else None
 
 
 def _is_zip(path: Path) -> bool:

@@ -192,7 +192,7 @@ def test_an_odd_sized_image_comes_back_at_its_size(torch_home):
 def test_samplers_are_ddim_with_an_optional_gamma(eps_weights):
     codec = get_codec("cdc-eps-rho0")
     assert codec.samplers == ["ddim500"] and get_codec("cdc-x-rho0").samplers == ["ddim65"]
-    for good in ("ddim500", "ddim65-gamma0", "ddim4-gamma0.8"):
+    for good in ("ddim500", "ddim65-gamma0", "ddim4-gamma0.5"):
         assert codec.check_sampler(good) == good
     for bad in ("ddpm100", "ddim10,10", "ddim", "euler5"):
         with pytest.raises(UnknownNameError, match="ddimN or ddimN-gammaG"):
@@ -263,3 +263,29 @@ def test_matches_the_authors_code_on_golden_values(torch_home, parameterisation)
     theirs = np.frombuffer(zlib.decompress(base64.b64decode(expected["decoded_uint8_zlib_base64"])), dtype=np.uint8)
     difference = np.abs(decoded.numpy().astype(int).ravel() - theirs.astype(int))
     assert difference.max() <= 1 and (difference == 0).mean() > 0.99
+
+
+def test_sampler_names_are_made_canonical(eps_weights):
+    codec = get_codec("cdc-eps-rho0")
+    assert codec.check_sampler("ddim065-gamma0.80") == "ddim65"  # 0.8 is the default gamma
+    assert codec.check_sampler("ddim10-gamma0.50") == "ddim10-gamma0.5"
+
+
+def test_malformed_checkpoints_are_named_not_tracebacks(torch_home):
+    path = save_cdc_checkpoint(torch_home, "x", "0", "2")
+    checkpoint = torch.load(path, weights_only=True)
+    ema = checkpoint["ema"]
+    checkpoint["ema"] = [1, 2]
+    torch.save(checkpoint, path)
+    with pytest.raises(RdpbenchError, match=r"is not a cdc-x-rho0 2 checkpoint: its 'ema' entry is a list"):
+        get_codec("cdc-x-rho0").network("2")
+    checkpoint["ema"] = {**ema, "ema_model.denoise_fn.final_conv.1.bias": 0}
+    torch.save(checkpoint, path)
+    with pytest.raises(RdpbenchError, match="denoise_fn.final_conv.1.bias is a int, not a tensor"):
+        get_codec("cdc-x-rho0").network("2")
+
+
+def test_direct_encodes_check_the_codecs_minimum_size(eps_weights):
+    small = torch.from_numpy(make_photo(32, 80, seed=1)).permute(2, 0, 1).contiguous()
+    with pytest.raises(RdpbenchError, match="32x80 pixels is outside what cdc-eps-rho0 takes"):
+        get_codec("cdc-eps-rho0").encode(small, "1")

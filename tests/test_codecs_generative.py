@@ -371,3 +371,18 @@ def test_hific_autoencoder_writes_neuralcompressions_own_bytes():
     assert coded.y_string == base64.b64decode(expected["y_string_base64"])
     assert coded.estimated_bits == pytest.approx(expected["estimated_bits"], rel=1e-6)
     _compare_decoded(decoded, expected["decoded_uint8_zlib_base64"])
+
+
+def test_a_port_file_holding_non_tensor_args_loads_and_is_not_called_damaged(torch_home, photo, capsys):
+    import numpy as np
+
+    from rdpbench.weights import unreadable_reason
+
+    path = save_hific_port_checkpoint(torch_home, "hi")
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["args"]["learning_rate"] = np.float64(1e-4)  # what argparse-era files may hold
+    torch.save(checkpoint, path)
+    assert unreadable_reason(path) is None
+    codec = get_codec("hific")
+    assert codec.decode(codec.encode(photo, "hi")).shape == photo.shape
+    assert "holds a numpy" in capsys.readouterr().err

@@ -96,8 +96,9 @@ class Codec(CodecBase, ABC):
         codecs without a likelihood model."""
         check_image(image)
         point = self.check_point(point)
-        payload, bits = self.encode_payload_estimated(image, point)
         _, height, width = image.shape
+        self.check_size("the image", height, width)
+        payload, bits = self.encode_payload_estimated(image, point)
         return Bitstream(self.bitstream_name, point, height, width, payload).to_bytes(), bits
 
     def decode(self, data: bytes, sampler: str = DEFAULT_SAMPLER, seed: int = 0) -> torch.Tensor:

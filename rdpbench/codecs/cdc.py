@@ -50,29 +50,30 @@ class CdcCodec(GenerativeHyperpriorCodec):
         return cdc_weight_file(self.name, point)
 
     def check_sampler(self, sampler: str) -> str:
-        """``ddimN`` or ``ddimN-gammaG``."""
+        """``ddimN`` or ``ddimN-gammaG``, returned in canonical form (``ddim065-gamma0.80`` ->
+        ``ddim65``: gamma 0.8 is the default)."""
         try:
-            family, spec, _ = parse_sampler_name(sampler)
+            family, spec, gamma = parse_sampler_name(sampler)
         except UnknownNameError:
-            family, spec = None, ""
+            family, spec, gamma = None, "", None
         if family != "ddim" or "," in spec:
             raise UnknownNameError(f"{self.name} sampler", sampler, "ddimN or ddimN-gammaG (e.g. ddim500, ddim65-gamma0)")
-        return sampler
+        gamma = DEFAULT_GAMMA if gamma is None else gamma
+        return f"ddim{int(spec)}" + ("" if gamma == DEFAULT_GAMMA else f"-gamma{gamma:g}")
 
     def build_network(self, checkpoint) -> torch.nn.Module:
         from ..networks.cdc import CdcConfig, CdcModel
-        from ..networks.layers import checkpoint_width
+        from ..networks.layers import checkpoint_width, tensor_dict
 
         if not isinstance(checkpoint, dict) or "model" not in checkpoint:
             raise ValueError("it has no 'model' entry, where the authors save their networks")
         if self.parameterisation == "x":
-            ema = checkpoint.get("ema")
-            state = {key[len("ema_model."):]: value for key, value in (ema or {}).items()
-                     if key.startswith("ema_model.")}
+            ema = tensor_dict(checkpoint.get("ema") or {}, "'ema' entry")
+            state = {key[len("ema_model."):]: value for key, value in ema.items() if key.startswith("ema_model.")}
             if not state:
                 raise ValueError("it has no ema_model.* weights in its 'ema' entry (the weights the authors evaluate)")
         else:
-            state = checkpoint["model"]
+            state = tensor_dict(checkpoint["model"], "'model' entry")
         config = CdcConfig.from_checkpoint(self.parameterisation, state)
         timesteps = checkpoint_width(state, "train_alphas_cumprod", TIMESTEPS[self.parameterisation])
         network = CdcModel(config, timesteps)

@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from ..weights import HIFIC_PORT_FILES, WeightFile, hific_port_weight_file
+from ..weights import HIFIC_PORT_FILES, WeightFile, hific_port_weight_file, refused_global
 from .generative import GenerativeHyperpriorCodec
 from .registry import register_codec
 
@@ -35,23 +35,31 @@ class HificPortCodec(GenerativeHyperpriorCodec):
         return hific_port_weight_file(point)
 
     def read_checkpoint(self, file: WeightFile):
-        """The port's training dict. Its ``args`` may hold plain Python objects beyond tensors;
+        """The port's training dict. Its ``args`` may hold Python objects beyond tensors;
         when a tensors-only read refuses one, the file is read with full unpickling, and
-        that is said."""
+        that is said, naming the object."""
         try:
             return torch.load(file.path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
-            print(f"note: {file.file_name} holds objects beyond tensors ({str(error).splitlines()[0]}); "
-                  "reading it with full unpickling", file=sys.stderr)
+            refused = refused_global(error)
+            if refused is None:
+                raise
+            print(f"note: {file.file_name} holds a {refused} object beyond tensors; reading it with "
+                  "full unpickling", file=sys.stderr)
             return torch.load(file.path, map_location="cpu", weights_only=False)
 
     def build_network(self, checkpoint) -> torch.nn.Module:
         from ..networks.hific_port import HificPort, HificPortConfig
+        from ..networks.layers import tensor_dict
 
         if not isinstance(checkpoint, dict) or "model_state_dict" not in checkpoint:
             raise ValueError("it has no model_state_dict entry, where the port saves its networks")
-        state = {key.removeprefix("module."): value for key, value in checkpoint["model_state_dict"].items()}
-        network = HificPort(HificPortConfig.from_checkpoint(dict(checkpoint.get("args") or {}), state))
+        state = {key.removeprefix("module."): value
+                 for key, value in tensor_dict(checkpoint["model_state_dict"], "model_state_dict").items()}
+        args = checkpoint.get("args") or {}
+        if not isinstance(args, dict):
+            raise ValueError(f"its args entry is a {type(args).__name__}, not a dict")
+        network = HificPort(HificPortConfig.from_checkpoint(args, state))
         network.load_checkpoint(state)
         return network
 

@@ -29,9 +29,9 @@ class NeuralCompressionCodec(GenerativeHyperpriorCodec):
 
     def build_network(self, checkpoint) -> torch.nn.Module:
         from ..networks.hific_autoencoder import HificAutoencoder
+        from ..networks.layers import tensor_dict
 
-        if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-            raise ValueError("it is not a plain state dict of tensors")
+        checkpoint = tensor_dict(checkpoint, "content")
         network = HificAutoencoder.for_checkpoint(checkpoint)
         network.load_checkpoint(checkpoint)
         return network

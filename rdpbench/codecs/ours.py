@@ -76,8 +76,9 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
         return "msh"
 
     def check_sampler(self, sampler: str) -> str:
-        """Accept ``msh`` and every ``ddimN`` / ``ddpmN`` that the checkpoints' noise schedules
-        can be respaced to (e.g. ``ddim3000`` has no integer stride over 4000 steps)."""
+        """Accept ``msh`` and every ``ddimN`` / ``ddpmN`` (with ``-gammaG``) that the checkpoints'
+        noise schedules can be respaced to (e.g. ``ddim3000`` has no integer stride over 4000
+        steps); return the name in canonical form (``ddim010-gamma1`` -> ``ddim10``)."""
         if sampler == MSH_SAMPLER:
             return sampler
         try:
@@ -92,7 +93,7 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
                 chosen.chain(NoiseSchedule.create(**schedule))
             except ValueError as error:
                 raise RdpbenchError(f"sampler {error} (decoder of quality {quality})") from None
-        return sampler
+        return chosen.name
 
     def sampler(self, name: str):
         """The diffusion sampler called ``name``, with this codec's eta for DDIM."""

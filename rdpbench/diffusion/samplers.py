@@ -177,7 +177,8 @@ def parse_sampler_name(name: str) -> tuple[str, str, float | None]:
     match = NAME_PATTERN.match(name)
     if not match or 0 in map(int, match.group(2).split(",")):
         raise UnknownNameError("sampler", name, [f"{family}N[-gammaG]" for family in SAMPLERS.names()])
-    return match.group(1), match.group(2), None if match.group(3) is None else float(match.group(3))
+    spec = ",".join(str(int(count)) for count in match.group(2).split(","))  # ddim010 -> ddim10
+    return match.group(1), spec, None if match.group(3) is None else float(match.group(3))
 
 
 def get_sampler(name: str, **options) -> Sampler:

@@ -32,7 +32,18 @@ def checkpoint_width(state_dict: dict, key: str, default: int, dim: int = 0) -> 
     """The size of dimension ``dim`` of ``state_dict[key]``, or ``default`` when the key is
     absent (the strict load then names the missing key)."""
     tensor = state_dict.get(key)
-    return int(tensor.shape[dim]) if isinstance(tensor, torch.Tensor) and tensor.ndim > dim else default
+    width = int(tensor.shape[dim]) if isinstance(tensor, torch.Tensor) and tensor.ndim > dim else default
+    if width < 1:
+        raise ValueError(f"{key} has an empty dimension {dim}")
+    return width
+
+
+def tensor_dict(value, what: str) -> dict:
+    """``value`` if it is a dict (a state dict; :func:`load_exactly` checks its values);
+    ValueError naming ``what`` if not."""
+    if not isinstance(value, dict):
+        raise ValueError(f"its {what} is a {type(value).__name__}, not a state dict")
+    return value
 
 
 def load_exactly(module: nn.Module, state_dict: dict, rebuilt: tuple[str, ...] = ()) -> None:
@@ -44,7 +55,8 @@ def load_exactly(module: nn.Module, state_dict: dict, rebuilt: tuple[str, ...] =
     problems = [f"missing {key} {tuple(shape)}" for key, shape in expected.items() if key not in given]
     problems += [f"unexpected {key}" for key in given if key not in expected]
     problems += [
-        f"{key} has shape {tuple(given[key].shape)}, not {tuple(shape)}"
+        f"{key} is a {type(given[key]).__name__}, not a tensor" if not isinstance(given[key], torch.Tensor)
+        else f"{key} has shape {tuple(given[key].shape)}, not {tuple(shape)}"
         for key, shape in expected.items()
         if key in given and (not isinstance(given[key], torch.Tensor) or given[key].shape != shape)
     ]
