@@ -318,12 +318,24 @@ def _golden(section: str):
     return json.loads((Path(__file__).parent / "data" / "hific_golden.json").read_text())[section]
 
 
+def _through_network(network, image: torch.Tensor):
+    """(coded latents, z, y_hat, decoded uint8 image) of ``image`` through a loaded network,
+    step by step as the generative codecs run it."""
+    from rdpbench.entropy import code_hyperprior, decode_hyperprior
+    from rdpbench.images import from_float
+
+    with torch.inference_mode():
+        y, z = network.hyper_latents(network.analysis(to_float(image)))
+        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
+        y_hat = decode_hyperprior(coded.z_string, coded.y_string, z.shape[-2:], *network.entropy_models(),
+                                  network.hyper_synthesis)
+        return coded, z, y_hat, from_float(network.synthesis(y_hat, *image.shape[1:]))
+
+
 @pytest.mark.parametrize("point", ["lo", "mi"])
 def test_port_matches_the_ports_own_code_on_golden_values(point):
     """Full-size networks filled by the golden script's rule give the port's own estimate,
     quantized latents and image (scripts/golden_hific.py ran the port's code)."""
-    from rdpbench.entropy import code_hyperprior, decode_hyperprior
-    from rdpbench.images import from_float
     from rdpbench.networks.hific_port import HificPort, HificPortConfig
 
     script = golden_script("golden_hific")
@@ -331,13 +343,7 @@ def test_port_matches_the_ports_own_code_on_golden_values(point):
     network = HificPort(HificPortConfig(normalize_input=expected["normalize_input_image"],
                                         likelihood=expected["likelihood_type"]))
     network.load_checkpoint({name: script.key_seeded(name, t.shape) for name, t in network.state_dict().items()})
-    image = script.golden_image()
-    with torch.inference_mode():
-        y, z = network.hyper_latents(network.analysis(to_float(image)))
-        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
-        y_hat = decode_hyperprior(coded.z_string, coded.y_string, z.shape[-2:], *network.entropy_models(),
-                                  network.hyper_synthesis)
-        decoded = from_float(network.synthesis(y_hat, *image.shape[1:]))
+    coded, z, y_hat, decoded = _through_network(network, script.golden_image())
     assert coded.estimated_bits == pytest.approx(expected["estimated_bits"], rel=1e-5)
     assert y_hat.double().sum().item() == pytest.approx(expected["y_hat_sum"], rel=1e-6, abs=1e-3)
     assert y_hat.double().abs().sum().item() == pytest.approx(expected["y_hat_abs_sum"], rel=1e-6)
@@ -350,8 +356,6 @@ def test_hific_autoencoder_writes_neuralcompressions_own_bytes():
     as NeuralCompression's compress, its estimate, and its decompressed image."""
     import base64
 
-    from rdpbench.entropy import code_hyperprior, decode_hyperprior
-    from rdpbench.images import from_float
     from rdpbench.networks.hific_autoencoder import HificAutoencoder
 
     script = golden_script("golden_hific")
@@ -360,13 +364,7 @@ def test_hific_autoencoder_writes_neuralcompressions_own_bytes():
     state = network.state_dict()
     state.update({name: script.key_seeded(name, p.shape) for name, p in network.named_parameters()})
     network.load_checkpoint(state)
-    image = script.golden_image()
-    with torch.inference_mode():
-        y, z = network.hyper_latents(network.analysis(to_float(image)))
-        coded = code_hyperprior(y, z, *network.entropy_models(), network.hyper_synthesis, network.estimate_offset)
-        y_hat = decode_hyperprior(coded.z_string, coded.y_string, z.shape[-2:], *network.entropy_models(),
-                                  network.hyper_synthesis)
-        decoded = from_float(network.synthesis(y_hat, *image.shape[1:]))
+    coded, z, y_hat, decoded = _through_network(network, script.golden_image())
     assert coded.z_string == base64.b64decode(expected["z_string_base64"])
     assert coded.y_string == base64.b64decode(expected["y_string_base64"])
     assert coded.estimated_bits == pytest.approx(expected["estimated_bits"], rel=1e-6)
