@@ -124,6 +124,31 @@ def set_tails(bottleneck: EntropyBottleneck, medians: torch.Tensor, tail_mass: f
             quantiles[:, 0, column] = (low + high) / 2
 
 
+def factorized_bottleneck(
+    matrices: list[torch.Tensor], biases: list[torch.Tensor], factors: list[torch.Tensor],
+    medians: torch.Tensor, tail_mass: float, final_factor: torch.Tensor | None = None,
+) -> TailPreciseBottleneck:
+    """A ready coder of a published factorized density, given in CompressAI's layout
+    (matrix k (C, out, in), bias k (C, out, 1), factor k (C, out, 1) for all but the last
+    layer; ``final_factor`` (C, 1, 1) for densities that have one): tails found around the
+    stored ``medians`` (C,), tables built, no re-search of the medians."""
+    channels = medians.numel()
+    filters = tuple(matrix.shape[1] for matrix in matrices[:-1])
+    if final_factor is None:
+        bottleneck = TailPreciseBottleneck(channels, filters=filters, tail_mass=tail_mass)
+    else:
+        bottleneck = FinalFactorBottleneck(channels, filters=filters, tail_mass=tail_mass)
+    with torch.no_grad():
+        for target, values in [*zip(bottleneck.matrices, matrices), *zip(bottleneck.biases, biases),
+                               *zip(bottleneck.factors, factors)]:
+            target.copy_(values)
+        if final_factor is not None:
+            bottleneck.final_factor.copy_(final_factor)
+    set_tails(bottleneck, medians, tail_mass)
+    bottleneck.update(force=True)
+    return bottleneck.eval()
+
+
 _COMPRESSAI_124_NAMES = re.compile(r"^(.*)\._(matrix|bias|factor)(\d+)$")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import checkpoint_width, load_exactly, pad_right_bottom
+from .layers import checkpoint_width, latent_sizes_at_64, load_exactly, pad_right_bottom
 
 PARAMETERISATIONS = ("eps", "x")
 #: The bounds of the scales of y (the authors clamp at 0.1).
@@ -298,23 +298,18 @@ class Compressor(nn.Module):
         from compressai.entropy_models import GaussianConditional
         from compressai.models.base import get_scale_table
 
-        from ..entropy import TailPreciseBottleneck, set_tails
+        from ..entropy import factorized_bottleneck
 
         prior = self.prior
         channels = prior._medians.shape[1]
-        bottleneck = TailPreciseBottleneck(channels, filters=PRIOR_FILTERS, tail_mass=1e-9)
-        with torch.no_grad():
-            for k, layer in enumerate(prior.affine):
-                width_in, width_out = layer.weight.shape[-2:]
-                bottleneck.matrices[k].copy_(layer.weight.reshape(channels, width_in, width_out).transpose(1, 2))
-                bottleneck.biases[k].copy_(layer.bias.reshape(channels, width_out, 1))
-            for k, factor in enumerate(prior.a):
-                bottleneck.factors[k].copy_(factor.reshape(channels, -1, 1))
-        set_tails(bottleneck, prior._medians.detach().reshape(-1), 1e-9)
-        bottleneck.update(force=True)
+        bottleneck = factorized_bottleneck(
+            [layer.weight.reshape(channels, *layer.weight.shape[-2:]).transpose(1, 2) for layer in prior.affine],
+            [layer.bias.reshape(channels, -1, 1) for layer in prior.affine],
+            [factor.reshape(channels, -1, 1) for factor in prior.a],
+            prior._medians.detach().reshape(-1), 1e-9)
         conditional = GaussianConditional(None, scale_bound=SCALE_BOUND)
         conditional.update_scale_table(get_scale_table(min=SCALE_BOUND), force=True)
-        return bottleneck.eval(), conditional.eval()
+        return bottleneck, conditional.eval()
 
 
 class CdcModel(nn.Module):
@@ -363,11 +358,7 @@ class CdcModel(nn.Module):
     def hyper_synthesis(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.context_fn.hyper_synthesis(z_hat)
 
-    @staticmethod
-    def latent_sizes(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(H, W) of y and of z for an image of ``height`` x ``width``."""
-        padded = [-(-side // IMAGE_STRIDE) * IMAGE_STRIDE for side in (height, width)]
-        return tuple(side // 16 for side in padded), tuple(side // 64 for side in padded)
+    latent_sizes = staticmethod(latent_sizes_at_64)
 
     @property
     def timesteps(self) -> int:
@@ -396,12 +387,13 @@ class CdcModel(nn.Module):
         """x0 in [-1, 1] by the authors' DDIM (eta 0) from ``x_T`` over ``steps`` steps;
         ``denoise(x, time, context)`` runs the UNet. The network's time input is i / steps
         (eps) or the training step / T (x)."""
-        indices = self.sample_indices(steps).to(x_T.device)
-        alpha_bars = self.train_alphas_cumprod.to(x_T.device)[indices]
+        indices = self.sample_indices(steps)
+        times = [i / steps for i in range(steps)] if self.config.parameterisation == "eps" else \
+            [index / self.timesteps for index in indices.tolist()]
+        alpha_bars = self.train_alphas_cumprod[indices].to(x_T.device)
         alpha_bars_prev = torch.cat([alpha_bars.new_ones(1), alpha_bars[:-1]])
         x = x_T
         for i in reversed(range(steps)):
-            step = i / steps if self.config.parameterisation == "eps" else indices[i].item() / self.timesteps
-            time = torch.full((x.shape[0], 1), float(step), device=x.device)
+            time = torch.full((x.shape[0], 1), times[i], device=x.device)
             x = self.ddim_step(x, denoise(x, time, context), alpha_bars[i], alpha_bars_prev[i])
         return x.clamp(-1, 1)

@@ -18,9 +18,11 @@ from compressai.models.base import get_scale_table
 from torch import nn
 
 from ..entropy import renamed_compressai_124
-from .layers import ChannelNorm2D, checkpoint_width, load_exactly, pad_right_bottom
+from .layers import ChannelNorm2D, checkpoint_width, latent_sizes_at_64, load_exactly, pad_right_bottom
 
 IMAGE_STRIDE = 64
+#: NeuralCompression's widths: encoder filters, latent and hyper-latent channels, residual blocks.
+FILTERS, LATENT_CHANNELS, HYPER_CHANNELS, RESIDUAL_BLOCKS = (60, 120, 240, 480, 960), 220, 320, 9
 #: Entropy-coder tables: rebuilt from the stored densities, whether the file holds them or not.
 REBUILT_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length", "scale_table")
 
@@ -82,8 +84,8 @@ class HificAutoencoder(nn.Module):
     #: NeuralCompression's estimate is -sum log2 p of CompressAI's floored likelihoods.
     estimate_offset = 0.0
 
-    def __init__(self, filters: tuple[int, ...] = (60, 120, 240, 480, 960), latent_channels: int = 220,
-                 hyper_channels: int = 320, residual_blocks: int = 9):
+    def __init__(self, filters: tuple[int, ...] = FILTERS, latent_channels: int = LATENT_CHANNELS,
+                 hyper_channels: int = HYPER_CHANNELS, residual_blocks: int = RESIDUAL_BLOCKS):
         super().__init__()
         self.encoder = Encoder(filters, latent_channels)
         self.decoder = Generator(filters, latent_channels, residual_blocks)
@@ -100,13 +102,12 @@ class HificAutoencoder(nn.Module):
     def for_checkpoint(cls, state_dict: dict) -> "HificAutoencoder":
         """The network whose widths and residual-block count are those of ``state_dict``
         (NeuralCompression fixes them in code; the tensors say them too)."""
-        default = cls.__init__.__defaults__
         filters = tuple(checkpoint_width(state_dict, f"encoder.blocks.{i}.0.weight", width)
-                        for i, width in enumerate(default[0]))
+                        for i, width in enumerate(FILTERS))
         blocks = {int(m[1]) for key in state_dict if (m := re.match(r"decoder\.resid_blocks\.(\d+)\.", key))}
-        return cls(filters, checkpoint_width(state_dict, f"encoder.blocks.{len(filters)}.weight", default[1]),
-                   checkpoint_width(state_dict, "hyper_analysis.0.weight", default[2]),
-                   len(blocks) if blocks else default[3])
+        return cls(filters, checkpoint_width(state_dict, f"encoder.blocks.{len(filters)}.weight", LATENT_CHANNELS),
+                   checkpoint_width(state_dict, "hyper_analysis.0.weight", HYPER_CHANNELS),
+                   len(blocks) if blocks else RESIDUAL_BLOCKS)
 
     def load_checkpoint(self, state_dict: dict) -> None:
         """Load the tensors and rebuild the coder tables around the stored medians (no
@@ -139,8 +140,4 @@ class HificAutoencoder(nn.Module):
     def synthesis(self, y_hat: torch.Tensor, height: int, width: int) -> torch.Tensor:
         return self.decoder(y_hat)[..., :height, :width].clamp(0, 1)
 
-    @staticmethod
-    def latent_sizes(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        """(H, W) of y and of z for an image of ``height`` x ``width``."""
-        padded = [-(-side // IMAGE_STRIDE) * IMAGE_STRIDE for side in (height, width)]
-        return tuple(side // 16 for side in padded), tuple(side // 64 for side in padded)
+    latent_sizes = staticmethod(latent_sizes_at_64)

@@ -21,8 +21,8 @@ from compressai.entropy_models import GaussianConditional
 from compressai.models.base import get_scale_table
 from torch import nn
 
-from ..entropy import FinalFactorBottleneck, LogisticConditional, set_tails
-from .layers import ChannelNorm2D, checkpoint_width, load_exactly, pad_right_bottom
+from ..entropy import FinalFactorBottleneck, LogisticConditional, factorized_bottleneck
+from .layers import ChannelNorm2D, checkpoint_width, load_exactly, pad_right_bottom, round_up
 
 #: The port's tail mass for the hyper-latent tables (its TAIL_MASS, 2^-8).
 TAIL_MASS = 2**-8
@@ -226,7 +226,7 @@ class HificPort(nn.Module):
     @staticmethod
     def latent_sizes(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """(H, W) of the coded y and of z for an image of ``height`` x ``width``."""
-        y_size = tuple(-(-(-(-side // IMAGE_STRIDE)) // LATENT_STRIDE) * LATENT_STRIDE for side in (height, width))
+        y_size = tuple(round_up(round_up(side, IMAGE_STRIDE) // IMAGE_STRIDE, LATENT_STRIDE) for side in (height, width))
         return y_size, tuple(side // LATENT_STRIDE for side in y_size)
 
     def load_checkpoint(self, state_dict: dict) -> None:
@@ -246,17 +246,11 @@ class HificPort(nn.Module):
         """CompressAI coders with the port's densities: z without a median offset, y Gaussian
         or logistic with the port's scale table (CompressAI's default one)."""
         density = self.Hyperprior.hyperlatent_likelihood
-        channels = self.config.hyper_channels
-        bottleneck = FinalFactorBottleneck(channels, filters=DENSITY_FILTERS, tail_mass=TAIL_MASS)
-        with torch.no_grad():
-            for k in range(density.layers):
-                bottleneck.matrices[k].copy_(getattr(density, f"H_{k}"))
-                bottleneck.biases[k].copy_(getattr(density, f"b_{k}"))
-                if k < density.layers - 1:
-                    bottleneck.factors[k].copy_(getattr(density, f"a_{k}"))
-            bottleneck.final_factor.copy_(getattr(density, f"a_{density.layers - 1}"))
-        set_tails(bottleneck, torch.zeros(channels), TAIL_MASS)
-        bottleneck.update(force=True)
+        layers = range(density.layers)
+        bottleneck = factorized_bottleneck(
+            [getattr(density, f"H_{k}") for k in layers], [getattr(density, f"b_{k}") for k in layers],
+            [getattr(density, f"a_{k}") for k in layers[:-1]], torch.zeros(self.config.hyper_channels),
+            TAIL_MASS, final_factor=getattr(density, f"a_{layers[-1]}"))
         conditional = (LogisticConditional if self.config.likelihood == "logistic" else GaussianConditional)(None)
         conditional.update_scale_table(get_scale_table())
-        return bottleneck.eval(), conditional.eval()
+        return bottleneck, conditional.eval()

@@ -22,6 +22,17 @@ class ChannelNorm2D(nn.Module):
         return self.gamma * (x - mean) * torch.rsqrt(variance + self.epsilon) + self.beta
 
 
+def round_up(side: int, factor: int) -> int:
+    """``side`` rounded up to a multiple of ``factor``."""
+    return -(-side // factor) * factor
+
+
+def latent_sizes_at_64(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(H, W) of y (1/16) and z (1/64) of an image padded to a multiple of 64."""
+    padded = [round_up(side, 64) for side in (height, width)]
+    return tuple(side // 16 for side in padded), tuple(side // 64 for side in padded)
+
+
 def pad_right_bottom(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Reflect-pad the bottom and right of ``x`` (N, C, H, W) up to multiples of ``factor``."""
     height, width = x.shape[-2:]
