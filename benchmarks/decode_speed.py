@@ -25,7 +25,7 @@ from rdpbench.codecs import get_codec
 from rdpbench.datasets import get_dataset
 from rdpbench.diffusion.training import read_checkpoint
 from rdpbench.metrics import get_metric
-from rdpbench.runner import image_seed, resolve_device
+from rdpbench.run import image_seed, resolve_device
 from rdpbench.weights import loading, require
 
 

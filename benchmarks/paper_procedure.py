@@ -87,7 +87,7 @@ def rdpbench_side(dataset: str, limit: int, codec_name: str, points: list[str], 
     """One rdpbench run; returns the seconds spent inside top-level network forward passes."""
     import torch
 
-    from rdpbench.runner import Run, RunSettings
+    from rdpbench.run import RunSettings, evaluate
 
     depth, spent = [0], [0.0]
     started = []
@@ -105,8 +105,8 @@ def rdpbench_side(dataset: str, limit: int, codec_name: str, points: list[str], 
     torch.nn.modules.module.register_module_forward_pre_hook(before)
     torch.nn.modules.module.register_module_forward_hook(after)
     os.environ["RDPBENCH_CACHE"] = str(work / "cache")
-    Run(RunSettings(codec=codec_name, points=points, dataset=dataset, out=work, limit=limit,
-                    metrics=",".join(METRICS), patch_protocol="paper", device="cpu")).execute(progress=False)
+    evaluate(RunSettings(codec=codec_name, points=points, dataset=dataset, out=work, limit=limit,
+                         metrics=",".join(METRICS), patch_protocol="paper", device="cpu"), progress=False)
     return spent[0]
 
 

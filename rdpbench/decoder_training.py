@@ -12,7 +12,7 @@ from .datasets import get_dataset
 from .diffusion.training import LOSS_PRESETS, TrainingConfig, TrainingState, random_crops, read_checkpoint, train
 from .diffusion.unet import UNET_SIZES
 from .errors import RdpbenchError, UnknownNameError
-from .runner import resolve_device
+from .run.settings import resolve_device
 from .weights import get_weight_file, loading, require
 
 #: LPIPS with VGG, as the authors' training loss.

@@ -1,13 +1,6 @@
-"""Results on disk: the schema of a run folder, atomic writes, aggregation to rate points and
-CompressAI's JSON format.
-
-A run folder holds::
-
-    images.csv   one row per codec, quality, sampler, image
-    points.csv   one row per codec, quality, sampler: means over images + dataset-level metrics
-    run.json     the manifest: schema_version, command, versions, device, seed, dataset hash,
-                 weight hashes, conversions; it describes the two CSV files beside it
-    compressai-<sampler>.json   the rate points in CompressAI's results format
+"""Results on disk: reading and writing the files of run folders (their layout:
+:mod:`rdpbench.paths`; their columns: :mod:`rdpbench.schema`), aggregation to rate points,
+CompressAI's JSON format, and collecting every run under a folder.
 
 JSON files are strict JSON: a NaN is written as null, an infinity as the string "inf" or
 "-inf" (a lossless image's PSNR, say). Readers check what they read: an empty, cut or
@@ -29,26 +22,11 @@ import pandas as pd
 
 from .atomic import atomic_write
 from .errors import DamagedResultsError, DamagedResultsWarning
-
-SCHEMA_VERSION = 1
-KEY_COLUMNS = ["codec", "quality", "sampler", "image"]
-#: bpp counts the real bytes; bpp_est is the codec's own likelihood estimate (learned codecs only;
-#: absent from files written before it existed).
-RATE_COLUMNS = ["height", "width", "bytes", "bpp", "bpp_est"]
-TIME_COLUMNS = ["encode_s", "decode_s"]
-POINT_KEY = ["codec", "quality", "sampler"]
-
-IMAGES_CSV = "images.csv"
-POINTS_CSV = "points.csv"
-MANIFEST = "run.json"
+from .paths import IMAGES_CSV, MANIFEST, POINTS_CSV, RunFolder, is_hidden
+from .schema import DEFAULT_SAMPLER, KEY_COLUMNS, POINT_KEY, RATE_COLUMNS, SCHEMA_VERSION, TEXT_COLUMNS, TIME_COLUMNS
 
 # CompressAI's result keys for the metrics both projects compute.
 _COMPRESSAI_NAMES = {"psnr": "psnr-rgb"}
-
-
-def image_columns(metric_names: list[str]) -> list[str]:
-    """Column order of images.csv for the given per-image metrics."""
-    return KEY_COLUMNS + RATE_COLUMNS + metric_names + TIME_COLUMNS
 
 
 def in_run_order(rows: pd.DataFrame, points: list[str], images: list[str], samplers: list[str]) -> pd.DataFrame:
@@ -90,10 +68,6 @@ def json_safe(value):
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
     return value
-
-
-#: Columns that hold text; every other column of a results CSV must hold numbers.
-TEXT_COLUMNS = {"codec", "quality", "sampler", "image"}
 
 
 def read_results_csv(path: Path, required: list[str], drop_cut_row: bool = False) -> pd.DataFrame:
@@ -249,7 +223,7 @@ def read_compressai_json(path: Path) -> pd.DataFrame | None:
         {
             "codec": str(data.get("name", path.stem)),
             "quality": [str(q) for q in qualities],
-            "sampler": "default",
+            "sampler": DEFAULT_SAMPLER,
             "dataset": dataset.get("name"),
             "dataset_sha256": dataset.get("content_sha256"),
         }
@@ -268,8 +242,7 @@ def run_folders(folder: Path) -> list[Path]:
     """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders (the
     per-rank parts of a torchrun) are not results."""
     root = Path(folder)
-    return sorted(path.parent for path in root.rglob(MANIFEST)
-                  if not any(part.startswith(".") for part in path.parent.relative_to(root).parts))
+    return sorted(path.parent for path in root.rglob(MANIFEST) if not is_hidden(path.parent, root))
 
 
 def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:
@@ -278,7 +251,7 @@ def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.
     runs = []
     for run in run_folders(folder):
         try:
-            manifest = read_manifest(run / MANIFEST)
+            manifest = read_manifest(RunFolder(run).manifest)
             if not (run / table).is_file():
                 if manifest.get("status") == "complete":
                     warnings.warn(f"{run}: run.json says complete but {table} is missing; skipped",
@@ -357,7 +330,7 @@ def collect_metric_variants(folder: Path) -> dict[str, dict[str, list[str]]]:
     variants: dict[str, dict[str, list[str]]] = {}
     for run in run_folders(folder):
         try:
-            manifest = read_manifest(run / MANIFEST)
+            manifest = read_manifest(RunFolder(run).manifest)
         except DamagedResultsError:
             continue  # named by collect_points
         for metric, variant in manifest.get("metric_protocol", {}).get("variants", {}).items():

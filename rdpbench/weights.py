@@ -358,3 +358,38 @@ def import_from(folder: Path) -> tuple[list[Path], list[str]]:
             atomic_write(file.path, lambda target: shutil.copyfileobj(handle, target), binary=True)
         copied.append(file.path)
     return copied, refused
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The state of one weight file: ``ok``, ``missing``, ``MISMATCH`` (not the upstream
+    file), ``DAMAGED`` (does not read) or ``no hash`` (reads; nothing published to compare)."""
+
+    file: WeightFile
+    state: str
+    sha256: str | None
+
+
+def verify(names: list[str] | None = None) -> tuple[list[Verified], list[str]]:
+    """Check the named weight files (default: every one): each one's state, and the
+    problems to report (missing files and how to fetch them, files that differ or do not read)."""
+    chosen = [get_weight_file(name) for name in names] if names else list(weight_files().values())
+    verified = []
+    for file in chosen:
+        if not file.path.is_file():
+            verified.append(Verified(file, "missing", None))
+            continue
+        result = fingerprint(file)
+        state = {True: "ok", False: "MISMATCH", None: "no hash"}[result["matches_upstream"]]
+        if result["matches_upstream"] is None and unreadable_reason(file.path):
+            state = "DAMAGED"  # nothing to compare with, but it does not even read
+        verified.append(Verified(file, state, result["sha256"]))
+    missing = [entry.file.file_name for entry in verified if entry.state == "missing"]
+    bad = sum(entry.state in ("MISMATCH", "DAMAGED") for entry in verified)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} file(s) missing; fetch them with `rdpbench weights download "
+                        f"{' '.join(missing)}` or `rdpbench weights import FOLDER`")
+    if bad:
+        problems.append(f"{bad} file(s) differ from upstream or do not read: results will not match published ones")
+    return verified, problems

@@ -5,7 +5,9 @@ import time
 
 import torch
 
+from rdpbench.codecs.options import CodecOption
 from rdpbench.codecs.pillow import JpegCodec
+from rdpbench.errors import RdpbenchError
 
 
 class CountingJpeg(JpegCodec):
@@ -60,3 +62,35 @@ class MemoryHungryJpeg(JpegCodec):
         if len(streams) > int(os.environ["MAX_BATCH"]):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (test)")
         return super().decode_payloads(streams, sampler, seeds)
+
+
+class BuggyConstructorJpeg(JpegCodec):
+    """JPEG whose constructor has a bug that raises a TypeError about keywords of its own."""
+
+    name = "buggy-constructor-jpeg"
+
+    def __init__(self, device="cpu"):
+        super().__init__(device)
+        dict(quality=1).update(1, 2)  # TypeError inside the constructor, not about rdpbench's options
+
+
+class QualityKnobJpeg(JpegCodec):
+    """JPEG that declares an option of its own."""
+
+    name = "quality-knob-jpeg"
+    options = (CodecOption("subsampling", "chroma subsampling"),)
+
+    def __init__(self, device="cpu", subsampling: int = 2):
+        super().__init__(device)
+        self.subsampling = subsampling
+
+
+class FailingOnSecondRank(JpegCodec):
+    """JPEG that cannot be built on torchrun's rank 1 (a rank that fails before its run starts)."""
+
+    name = "failing-on-second-rank"
+
+    def __init__(self, device="cpu"):
+        super().__init__(device)
+        if os.environ.get("RANK") == "1":
+            raise RdpbenchError("this rank cannot build its codec")

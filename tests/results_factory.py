@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rdpbench.results import aggregate_points, image_columns, write_csv, write_json
+from rdpbench.results import aggregate_points, write_csv, write_json
+from rdpbench.schema import image_columns
 
 IMAGES = ["a", "b", "c", "d"]
 ANCHOR_BPP = [0.1, 0.2, 0.4]

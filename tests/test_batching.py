@@ -5,7 +5,7 @@ import pytest
 
 from rdpbench.batching import HEADROOM, DecodeBatching, batch_size_for_memory
 from rdpbench.errors import RdpbenchError, RunFailedError
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate, execute, make_plan
 
 from conftest import make_photo
 
@@ -26,7 +26,7 @@ def test_cpu_decodes_one_at_a_time_unless_asked():
 
 def test_a_batch_size_below_one_is_refused_before_any_work(image_folder, tmp_path):
     with pytest.raises(RdpbenchError, match="--batch-size: batch size must be at least 1"):
-        Run(RunSettings(codec="jpeg", dataset=str(image_folder), out=tmp_path / "out", batch_size=0))
+        make_plan(RunSettings(codec="jpeg", dataset=str(image_folder), out=tmp_path / "out", batch_size=0))
 
 
 @pytest.fixture
@@ -48,11 +48,11 @@ def test_an_automatic_batch_that_runs_out_of_memory_is_halved(same_size_set, tmp
     log = tmp_path / "batches.log"
     monkeypatch.setenv("BATCH_LOG", str(log))
     monkeypatch.setenv("MAX_BATCH", "2")
-    run = Run(_settings(same_size_set, tmp_path / "auto"))
-    run.batching.shrink(4)  # as if the memory measured on CUDA had allowed four
-    folder = run.execute(progress=False)
+    plan = make_plan(_settings(same_size_set, tmp_path / "auto"))
+    plan.batching.shrink(4)  # as if the memory measured on CUDA had allowed four
+    folder = execute(plan, progress=False)
     assert [int(n) for n in log.read_text().split()] == [4, 2, 2, 1]  # 4 fails, its halves pass; then the fifth
-    reference = Run(_settings(same_size_set, tmp_path / "one", batch_size=1)).execute(progress=False)
+    reference = evaluate(_settings(same_size_set, tmp_path / "one", batch_size=1), progress=False)
     timing = ["encode_s", "decode_s"]
     pd.testing.assert_frame_equal(pd.read_csv(folder / "images.csv").drop(columns=timing),
                                   pd.read_csv(reference / "images.csv").drop(columns=timing))
@@ -62,4 +62,4 @@ def test_a_requested_batch_that_runs_out_of_memory_says_what_to_do(same_size_set
     monkeypatch.setenv("BATCH_LOG", str(tmp_path / "batches.log"))
     monkeypatch.setenv("MAX_BATCH", "2")
     with pytest.raises(RunFailedError, match="lower --batch-size"):
-        Run(_settings(same_size_set, tmp_path / "asked", batch_size=4)).execute(progress=False)
+        evaluate(_settings(same_size_set, tmp_path / "asked", batch_size=4), progress=False)

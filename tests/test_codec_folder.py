@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from rdpbench.errors import ImageError, RdpbenchError
-from rdpbench.runner import Run, RunSettings
+from rdpbench import run
 
 
 @pytest.fixture
@@ -22,12 +22,12 @@ def reconstructions(image_folder, tmp_path):
 
 
 def evaluate(image_folder, reconstructions, tmp_path, **overrides):
-    settings = RunSettings(
+    settings = run.RunSettings(
         codec=f"folder:{reconstructions}", dataset=str(image_folder), out=tmp_path / "out"
     )
     for key, value in overrides.items():
         setattr(settings, key, value)
-    folder = Run(settings).execute(progress=False)
+    folder = run.evaluate(settings, progress=False)
     return pd.read_csv(folder / "images.csv", dtype={"quality": str}).set_index("image")
 
 

@@ -136,10 +136,10 @@ def test_runs_record_the_estimate_beside_the_real_rate(msh_weights, image_folder
 
     from rdpbench.datasets import get_dataset
     from rdpbench.report import write_report
-    from rdpbench.runner import Run, RunSettings
+    from rdpbench.run import RunSettings, evaluate
 
-    learned = Run(RunSettings(codec="msh", points=["1"], dataset=str(image_folder), out=tmp_path / "out")).execute(progress=False)
-    classical = Run(RunSettings(codec="jpeg", points=["50"], dataset=str(image_folder), out=tmp_path / "out")).execute(progress=False)
+    learned = evaluate(RunSettings(codec="msh", points=["1"], dataset=str(image_folder), out=tmp_path / "out"), progress=False)
+    classical = evaluate(RunSettings(codec="jpeg", points=["50"], dataset=str(image_folder), out=tmp_path / "out"), progress=False)
     images = pd.read_csv(learned / "images.csv").set_index("image")
     codec = get_codec("msh")
     for item in get_dataset(str(image_folder)).images:

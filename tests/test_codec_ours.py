@@ -14,7 +14,7 @@ from rdpbench.diffusion.unet import UNET_SIZES
 from rdpbench.errors import RdpbenchError, UnknownNameError
 from rdpbench.images import to_float
 from rdpbench.results import read_manifest
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 
 from conftest import make_photo
 
@@ -91,7 +91,7 @@ def test_one_encode_serves_every_sampler_of_a_run(checkpoint, image_folder, tmp_
                         lambda self, *a: encodes.append(1) or original(self, *a))
     settings = RunSettings(codec="ours", points=["1"], samplers=["ddim10", "msh"], dataset=str(image_folder),
                            out=tmp_path / "out", codec_options={"checkpoint": [str(checkpoint)]})
-    folder = Run(settings).execute(progress=False)
+    folder = evaluate(settings, progress=False)
     images = pd.read_csv(folder / "images.csv")
     assert len(images) == 6 and len(encodes) == 3
     assert images.groupby("image").bytes.nunique().eq(1).all()
@@ -101,7 +101,7 @@ def test_one_encode_serves_every_sampler_of_a_run(checkpoint, image_folder, tmp_
 def test_missing_checkpoint_stops_the_run_before_any_output(msh_weights, image_folder, tmp_path):
     settings = RunSettings(codec="ours", points=["1"], dataset=str(image_folder), out=tmp_path / "out")
     with pytest.raises(RdpbenchError, match="--checkpoint"):
-        Run(settings).execute(progress=False)
+        evaluate(settings, progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -165,7 +165,7 @@ def test_batch_of_four_decodes_what_batches_of_one_decode(checkpoint, tmp_path, 
         settings = RunSettings(codec="ours", points=["1"], samplers=["ddim10", "ddpm10"], dataset=str(folder),
                                out=tmp_path / f"batch{batch_size}", batch_size=batch_size, save_images=True,
                                codec_options={"checkpoint": [str(checkpoint)]})
-        written[batch_size] = Run(settings).execute(progress=False)
+        written[batch_size] = evaluate(settings, progress=False)
         network_batches[batch_size] = sorted(set(batches))
     assert network_batches == {1: [1], 4: [1, 4]}
     timing = ["encode_s", "decode_s"]

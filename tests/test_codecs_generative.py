@@ -262,7 +262,7 @@ def test_missing_files_say_where_they_go_and_where_else_to_look(torch_home):
 def test_runs_of_the_generative_codecs_record_rate_and_estimate(port_weights, torch_home, tmp_path):
     from PIL import Image
 
-    from rdpbench.runner import Run, RunSettings
+    from rdpbench.run import RunSettings, evaluate
 
     image_folder = tmp_path / "images"
     image_folder.mkdir()
@@ -271,8 +271,8 @@ def test_runs_of_the_generative_codecs_record_rate_and_estimate(port_weights, to
     for quality in range(1, 7):
         save_neuralcompression_checkpoint(torch_home, "msillm", quality)
     for codec, points in (("hific", ["lo", "mi", "hi"]), ("msillm", [str(q) for q in range(1, 7)])):
-        folder = Run(RunSettings(codec=codec, points=points, dataset=str(image_folder), out=tmp_path / "out",
-                                 batch_size=2)).execute(progress=False)
+        folder = evaluate(RunSettings(codec=codec, points=points, dataset=str(image_folder), out=tmp_path / "out",
+                                      batch_size=2), progress=False)
         images = pd.read_csv(folder / "images.csv")
         assert len(images) == 3 * len(points) and images.bpp_est.notna().all()
         assert list(images.bpp) == pytest.approx(list(8 * images.bytes / (images.height * images.width)))
@@ -282,13 +282,13 @@ def test_small_images_below_the_ports_reach_are_named_before_any_work(port_weigh
     from PIL import Image
 
     from rdpbench.errors import ImageError
-    from rdpbench.runner import Run, RunSettings
+    from rdpbench.run import RunSettings, evaluate
 
     folder = tmp_path / "small"
     folder.mkdir()
     Image.fromarray(make_photo(64, 80, seed=1)).save(folder / "small.png")
     with pytest.raises(ImageError, match="small: 64x80 pixels is outside what hific takes"):
-        Run(RunSettings(codec="hific", points=["lo"], dataset=str(folder), out=tmp_path / "out")).execute(progress=False)
+        evaluate(RunSettings(codec="hific", points=["lo"], dataset=str(folder), out=tmp_path / "out"), progress=False)
 
 
 @pytest.mark.parametrize("height, width", [(65, 65), (65, 300), (129, 77)])

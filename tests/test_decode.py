@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 
 TESTS = Path(__file__).parent
 
@@ -26,7 +26,7 @@ def saved_run(image_folder, out, **settings) -> Path:
     settings.setdefault("seed", 7)
     chosen = RunSettings(dataset=str(image_folder), out=out, save_images=True, save_bitstreams=True,
                          device="cpu", **settings)
-    return Run(chosen).execute(progress=False)
+    return evaluate(chosen, progress=False)
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -79,7 +79,7 @@ def test_ours_decodes_saved_msh_bytes_with_its_seeded_sampler(image_folder, tmp_
 
 
 def test_saving_later_fills_in_the_missing_files_without_changing_rows(image_folder, tmp_path):
-    plain = Run(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=tmp_path)).execute(progress=False)
+    plain = evaluate(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=tmp_path), progress=False)
     rows_before = pd.read_csv(plain / "images.csv").drop(columns=["encode_s", "decode_s"])
     folder = saved_run(image_folder, tmp_path, codec="jpeg", points=["30"], seed=0)
     assert folder == plain

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 
 from conftest import make_photo
 
@@ -43,8 +43,8 @@ def test_two_ranks_write_what_one_process_writes(tmp_path, metric_weights):
     result = torchrun("--codec", "jpeg", "--quality", "10", "50", "--dataset", images, "--out", tmp_path / "ranks",
                       "--metrics", metrics)
     assert result.returncode == 0, result.stderr[-3000:]
-    alone = Run(RunSettings(codec="jpeg", points=["10", "50"], dataset=str(images), out=tmp_path / "alone",
-                            metrics=metrics)).execute(progress=False)
+    alone = evaluate(RunSettings(codec="jpeg", points=["10", "50"], dataset=str(images), out=tmp_path / "alone",
+                                 metrics=metrics), progress=False)
     together = tmp_path / "ranks" / "jpeg-images"
     pd.testing.assert_frame_equal(without_times(together / "images.csv"), without_times(alone / "images.csv"))
     pd.testing.assert_frame_equal(without_times(together / "points.csv"), without_times(alone / "points.csv"))

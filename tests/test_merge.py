@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from rdpbench.cli import app
 from rdpbench.errors import RdpbenchError
-from rdpbench.merge import merge_shards
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run.merge import merge_shards
+from rdpbench.run import RunSettings, evaluate
 
 from conftest import make_photo
 
@@ -30,7 +30,7 @@ def run(folder, out, **overrides):
     settings = RunSettings(codec="jpeg", points=["10", "50"], dataset=str(folder), out=out, metrics="psnr")
     for key, value in overrides.items():
         setattr(settings, key, value)
-    return Run(settings).execute(progress=False)
+    return evaluate(settings, progress=False)
 
 
 def without_times(path):

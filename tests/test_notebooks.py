@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 
 import pandas as pd
 
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 from results_factory import make_results
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
@@ -21,8 +21,8 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path, tmp_path, monkeypatch, image_folder):
     results = make_results(tmp_path / "results")
-    saved = Run(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=results,
-                            save_images=True)).execute(progress=False)
+    saved = evaluate(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=results,
+                                 save_images=True), progress=False)
     monkeypatch.setenv("RDPBENCH_RESULTS", str(results))
     monkeypatch.setenv("RDPBENCH_DATASET", "kodak")
     monkeypatch.setenv("RDPBENCH_B", "ours@ddpm100")

@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from rdpbench.cli import app
 from rdpbench.errors import DamagedResultsError, DamagedResultsWarning, RdpbenchError
-from rdpbench.results import image_columns, collect_images, collect_points, read_compressai_json, read_images, write_json
-from rdpbench.runner import Run, RunSettings
+from rdpbench.results import collect_images, collect_points, read_compressai_json, read_images, write_json
+from rdpbench.schema import image_columns
+from rdpbench.run import RunSettings, evaluate
 from results_factory import make_results
 
 DAMAGES = {
@@ -90,10 +91,10 @@ def test_text_where_a_number_belongs_is_named(tmp_path):
 @pytest.mark.parametrize("file", ["images.csv", "run.json"])
 def test_resume_refuses_a_damaged_folder_with_a_clear_message(image_folder, tmp_path, file, how):
     settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path, name="run")
-    Run(settings).execute(progress=False)
+    evaluate(settings, progress=False)
     damage(tmp_path / "run" / file, how)
     with pytest.raises(RdpbenchError) as raised:
-        Run(settings).execute(progress=False)
+        evaluate(settings, progress=False)
     message = str(raised.value)
     assert str(tmp_path / "run" / file) in message and "cannot resume" in message
 
@@ -126,9 +127,9 @@ def test_an_unrelated_json_file_with_odd_meta_is_read_or_skipped_without_a_crash
 @pytest.mark.parametrize("edit", [{"points": "10"}, {"weights": "none"}, {"dataset": {"content_sha256": 7}}])
 def test_resume_refuses_a_hand_edited_manifest_of_the_wrong_shape(image_folder, tmp_path, edit):
     settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path, name="run")
-    Run(settings).execute(progress=False)
+    evaluate(settings, progress=False)
     manifest = json.loads((tmp_path / "run" / "run.json").read_text())
     manifest.update(edit)
     (tmp_path / "run" / "run.json").write_text(json.dumps(manifest))
     with pytest.raises(RdpbenchError, match="run.json is damaged: .* not as rdpbench writes them; cannot resume"):
-        Run(settings).execute(progress=False)
+        evaluate(settings, progress=False)

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from rdpbench.errors import ImageError, MissingWeightsError, RdpbenchError, UnknownNameError
-from rdpbench.results import image_columns, read_compressai_json
-from rdpbench.runner import Run, RunSettings, image_seed
+from rdpbench.results import read_compressai_json
+from rdpbench.schema import image_columns
+from rdpbench.run import RunSettings, evaluate, image_seed
 
 TESTS = Path(__file__).parent
 
@@ -24,7 +25,7 @@ def run(image_folder, out, **overrides):
     settings = RunSettings(codec="jpeg", points=["10", "50"], dataset=str(image_folder), out=out)
     for key, value in overrides.items():
         setattr(settings, key, value)
-    return Run(settings).execute(progress=False)
+    return evaluate(settings, progress=False)
 
 
 def independent_jpeg(path: Path, quality: int) -> tuple[float, float]:

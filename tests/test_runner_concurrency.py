@@ -9,7 +9,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from rdpbench.cli import app, expand_multi_value_options
-from rdpbench.results import KEY_COLUMNS
+from rdpbench.schema import KEY_COLUMNS
 
 TESTS = Path(__file__).parent
 ENV = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}

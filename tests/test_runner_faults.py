@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from rdpbench.cli import app, expand_multi_value_options
 from rdpbench.errors import RunFailedError
 from rdpbench.metrics.psnr import PSNR
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 
 TESTS = Path(__file__).parent
 TIMES = ["encode_s", "decode_s"]
@@ -40,7 +40,7 @@ def test_a_decoder_error_marks_the_run_failed_with_the_image_and_keeps_earlier_r
 ):
     monkeypatch.setenv("FAIL_HEIGHT", "70")  # img1 is 70x52
     with pytest.raises(RunFailedError, match="quality 10, image img1: ValueError: corrupt entropy-coder state"):
-        Run(settings(image_folder, tmp_path, codec="plugin_codecs:FailingJpeg")).execute(progress=False)
+        evaluate(settings(image_folder, tmp_path, codec="plugin_codecs:FailingJpeg"), progress=False)
     recorded = manifest(tmp_path / "run")
     assert recorded["status"] == "failed"
     assert (recorded["error"]["image"], recorded["error"]["quality"]) == ("img1", "10")
@@ -50,7 +50,7 @@ def test_a_decoder_error_marks_the_run_failed_with_the_image_and_keeps_earlier_r
     assert list(kept.image) == ["img0"]
 
     monkeypatch.delenv("FAIL_HEIGHT")
-    Run(settings(image_folder, tmp_path, codec="plugin_codecs:FailingJpeg")).execute(progress=False)
+    evaluate(settings(image_folder, tmp_path, codec="plugin_codecs:FailingJpeg"), progress=False)
     recorded = manifest(tmp_path / "run")
     assert recorded["status"] == "complete" and "error" not in recorded
     assert len(pd.read_csv(tmp_path / "run" / "images.csv")) == 6

@@ -9,7 +9,7 @@ from PIL import Image
 
 from rdpbench.errors import MissingWeightsError, RdpbenchError
 from rdpbench.metrics import list_metrics
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 
 from conftest import make_photo
 
@@ -28,7 +28,7 @@ def run(images, out, **overrides):
     settings = RunSettings(codec="jpeg", points=["20"], dataset=str(images), out=out, metrics="all")
     for key, value in overrides.items():
         setattr(settings, key, value)
-    return Run(settings).execute(progress=False)
+    return evaluate(settings, progress=False)
 
 
 def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
@@ -89,7 +89,7 @@ def test_run_json_and_report_name_each_metrics_exact_variant(image_folder, tmp_p
 
     settings = RunSettings(codec="jpeg", points=["10", "50"], dataset=str(image_folder), out=tmp_path,
                            metrics="psnr,lpips,gmsd")
-    folder = Run(settings).execute(progress=False)
+    folder = evaluate(settings, progress=False)
     variants = json.loads((folder / "run.json").read_text())["metric_protocol"]["variants"]
     assert variants["psnr"]["cap_db"] == 80.0
     assert (variants["lpips"]["net"], variants["lpips"]["version"]) == ("alex", "0.1")
@@ -131,7 +131,7 @@ def test_paper_protocol_fid_equals_pyiqas_folder_fid_on_the_authors_patches(tmp_
 
     settings = RunSettings(codec=f"folder:{decoded}", dataset=str(originals), out=tmp_path / "out",
                            metrics="fid", patch_protocol="paper")
-    folder = Run(settings).execute(progress=False)
+    folder = evaluate(settings, progress=False)
     ours = pd.read_csv(folder / "points.csv").fid.item()
     manifest = json.loads((folder / "run.json").read_text())
     assert manifest["metric_protocol"]["patches"]["n_patches"] == 2 + 2 + 1

@@ -9,14 +9,14 @@ from typer.testing import CliRunner
 
 from rdpbench.cli import app
 from rdpbench.errors import RdpbenchError
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 from rdpbench.show import comparison_panels, parse_crop, plot_comparison
 
 
 def run(image_folder, out, codec, points, save_images=True):
     settings = RunSettings(codec=codec, points=points, dataset=str(image_folder), out=out, metrics="psnr",
                            save_images=save_images)
-    return Run(settings).execute(progress=False)
+    return evaluate(settings, progress=False)
 
 
 def test_one_panel_per_codec_and_sampler_plus_the_original_with_measured_captions(image_folder, tmp_path):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rdpbench import weights
 from rdpbench.cli import app
-from rdpbench.runner import Run, RunSettings
+from rdpbench.run import RunSettings, evaluate
 from rdpbench.weights import DamagedWeightsError, WeightFile, weight_files
 
 MSH_Q1 = "mbt2018-mean-1-e522738d.pth.tar"
@@ -24,7 +24,7 @@ def invoke(*args):
 
 def run_msh(image_folder, tmp_path):
     settings = RunSettings(codec="msh", points=["1"], dataset=str(image_folder), out=tmp_path / "out")
-    return Run(settings).execute(progress=False)
+    return evaluate(settings, progress=False)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
@@ -59,7 +59,7 @@ def test_a_damaged_file_read_by_a_third_party_loader_is_named(image_folder, tmp_
     settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path / "out",
                            metrics="lpips")
     with pytest.raises(DamagedWeightsError, match="alexnet-owt-7be5be79.pth is damaged"):
-        Run(settings).execute(progress=False)
+        evaluate(settings, progress=False)
 
 
 def test_a_loader_failure_on_intact_files_is_not_blamed_on_them(tmp_path, monkeypatch):

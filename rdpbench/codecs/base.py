@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -10,16 +11,37 @@ import torch
 from ..bitstream import Bitstream, BitstreamError
 from ..errors import ImageError, UnknownNameError
 from ..images import check_image
+from ..schema import DEFAULT_SAMPLER
 from ..weights import WeightFile
+from .options import CodecOption
 
-DEFAULT_SAMPLER = "default"
+
+@dataclass(frozen=True)
+class Encoded:
+    """One image as a run's decode stage gets it from a codec: its bitstream (None where the
+    codec has none), its rate, and, for reconstructions made elsewhere, the image itself."""
+
+    data: bytes | None
+    n_bytes: int | None
+    #: The rate where only bits per pixel are known (no bytes).
+    bpp: float | None = None
+    #: The codec's own estimate of the payload in bits (learned codecs).
+    estimated_bits: float | None = None
+    precomputed: torch.Tensor | None = None
 
 
 class CodecBase:
-    """What every entry of the codec registry declares: names, rate points, samplers,
-    the image sizes it takes and the weight files it needs."""
+    """What every entry of the codec registry declares: names, rate points, samplers, options,
+    the image sizes it takes and the weight files it needs; and how a run gets its
+    reconstructions (:meth:`encode_for_run`, :meth:`decode_for_run`)."""
 
     name: ClassVar[str]
+    #: What follows ``NAME:`` for codecs that take an argument (``folder:PATH``); None: no argument.
+    argument: ClassVar[str | None] = None
+    #: The keywords the constructor takes besides ``device``.
+    options: ClassVar[tuple[CodecOption, ...]] = ()
+    #: Whether it writes bitstreams (``--save-bitstreams``) and its encode and decode seconds mean something.
+    has_bitstreams: ClassVar[bool] = True
     #: Every valid rate point, as strings ("1", "2", ... or "lo", "mi", "hi").
     points: ClassVar[list[str]]
     #: Rate points a run uses when none are asked for.
@@ -54,6 +76,32 @@ class CodecBase:
                 f"(from {min_h}x{min_w} to {max_h}x{max_w})"
             )
 
+    def check_images(self, sizes: dict[str, tuple[int, int]]) -> list[str]:
+        """Raise ImageError naming every image (name -> (height, width)) the codec cannot
+        take; return notes on what it will do with them."""
+        problems = []
+        for name, (height, width) in sizes.items():
+            try:
+                self.check_size(name, height, width)
+            except ImageError as error:
+                problems.append(str(error))
+        if problems:
+            raise ImageError(f"{len(problems)} image(s) cannot be coded:\n  " + "\n  ".join(problems))
+        return []
+
+    @classmethod
+    def decodes_in_batches(cls) -> bool:
+        """Whether several same-size images decode in one pass (``--batch-size``)."""
+        return False
+
+    def encode_for_run(self, name: str, image: torch.Tensor, point: str) -> Encoded:
+        """Image ``name`` at rate point ``point``, as the decode stage of a run takes it."""
+        raise NotImplementedError
+
+    def decode_for_run(self, encoded: list[Encoded], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        """The reconstructions of ``encoded`` (same-size images) with ``sampler``, image k with seed k."""
+        raise NotImplementedError
+
     def describe_points(self) -> str:
         return ", ".join(self.points)
 
@@ -79,6 +127,17 @@ class Codec(CodecBase, ABC):
     Subclasses implement ``encode_payload`` and ``decode_payload``; the container header
     (codec, rate point, original size) is written and checked here.
     """
+
+    @classmethod
+    def decodes_in_batches(cls) -> bool:
+        return cls.decode_payloads is not Codec.decode_payloads
+
+    def encode_for_run(self, name: str, image: torch.Tensor, point: str) -> Encoded:
+        data, bits = self.encode_estimated(image, point)
+        return Encoded(data, len(data), estimated_bits=bits)
+
+    def decode_for_run(self, encoded: list[Encoded], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        return self.decode_batch([item.data for item in encoded], sampler, seeds)
 
     @property
     def bitstream_name(self) -> str:

@@ -24,7 +24,8 @@ from ..diffusion.samplers import gaussian_noise, parse_sampler_name
 from ..errors import UnknownNameError
 from ..images import from_float
 from ..weights import WeightFile, cdc_weight_file
-from .generative import GenerativeHyperpriorCodec
+from .generative import GenerativeHyperpriorCodec, HyperpriorNetwork
+from .options import COMPILE, PRECISION
 from .registry import register_codec
 
 DEFAULT_GAMMA = 0.8
@@ -40,6 +41,8 @@ class CdcCodec(GenerativeHyperpriorCodec):
     default_points = ["1", "2", "3"]
     #: Reflect padding to a multiple of 64 needs the pad to be shorter than the side.
     min_size = (33, 33)
+    options = (PRECISION, COMPILE)
+    network_protocol = HyperpriorNetwork  # its decoder is the diffusion model's sampler
 
     def __init__(self, device: str = "cpu", precision: str = "fp32", compile: bool = False):
         super().__init__(device)
@@ -104,28 +107,28 @@ class CdcCodec(GenerativeHyperpriorCodec):
         return described
 
 
-@register_codec("cdc-eps-rho0")
+@register_codec
 class CdcEpsRho0(CdcCodec):
     """Yang & Mandt CDC, noise-predicting, trained without LPIPS (rho=0); samplers ddimN[-gammaG]."""
 
     name, parameterisation, samplers = "cdc-eps-rho0", "eps", ["ddim500"]
 
 
-@register_codec("cdc-eps-rho0.9")
+@register_codec
 class CdcEpsRho09(CdcCodec):
     """Yang & Mandt CDC, noise-predicting, trained with LPIPS (rho=0.9); samplers ddimN[-gammaG]."""
 
     name, parameterisation, samplers = "cdc-eps-rho0.9", "eps", ["ddim500"]
 
 
-@register_codec("cdc-x-rho0")
+@register_codec
 class CdcXRho0(CdcCodec):
     """Yang & Mandt CDC, x0-predicting, trained without LPIPS (rho=0); samplers ddimN[-gammaG]."""
 
     name, parameterisation, samplers = "cdc-x-rho0", "x", ["ddim65"]
 
 
-@register_codec("cdc-x-rho0.9")
+@register_codec
 class CdcXRho09(CdcCodec):
     """Yang & Mandt CDC, x0-predicting, trained with LPIPS (rho=0.9); samplers ddimN[-gammaG]."""
 

@@ -12,33 +12,26 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..errors import ImageError, RdpbenchError
 from ..images import IMAGE_SUFFIXES, load_image
-from .base import DEFAULT_SAMPLER, CodecBase
+from ..schema import DEFAULT_SAMPLER
+from .base import CodecBase, Encoded
 from .registry import register_codec
 
 
-@dataclass
-class Precomputed:
-    """A reconstruction read from disk, with its rate where one is known."""
-
-    image: torch.Tensor
-    n_bytes: int | None
-    bpp: float | None
-
-
-@register_codec("folder")
+@register_codec
 class FolderOfReconstructions(CodecBase):
-    """Precomputed reconstructions in one folder: one rate point, no encoder."""
+    """Precomputed reconstructions in PATH, one rate point; rates from <stem>.bin files or rates.csv."""
 
     name = "folder"
+    argument = "PATH"
     points = [DEFAULT_SAMPLER]
     default_points = [DEFAULT_SAMPLER]
+    has_bitstreams = False
 
     def __init__(self, path: str, device: str = "cpu"):
         super().__init__(device)
@@ -63,9 +56,10 @@ class FolderOfReconstructions(CodecBase):
         if len(points) != 1:
             raise RdpbenchError(f"{self.name} holds one rate point; got {len(points)}: {points}")
 
-    def check_images(self, sizes: dict[str, tuple[int, int]]) -> None:
+    def check_images(self, sizes: dict[str, tuple[int, int]]) -> list[str]:
         """Raise, before any work, naming every image whose reconstruction is missing,
-        unreadable, of another size, or whose bitstream file is empty."""
+        unreadable, of another size, or whose bitstream file is empty; return notes on the
+        images whose rate is unknown."""
         missing = sorted(set(sizes) - set(self._files))
         if missing:
             raise ImageError(
@@ -89,6 +83,7 @@ class FolderOfReconstructions(CodecBase):
         if problems:
             raise ImageError(f"{len(problems)} reconstruction(s) in {self.folder} cannot be used:\n  "
                              + "\n  ".join(problems))
+        return self.rate_notes(sizes)
 
     def has_rates(self) -> bool:
         return bool(self._rates_csv) or any(
@@ -107,16 +102,19 @@ class FolderOfReconstructions(CodecBase):
         return [f"{self.folder}: no rate for {', '.join(unknown)} (no <stem>.bin, not in rates.csv): "
                 "their bpp is left empty, and so is the mean bpp of the point"]
 
-    def reconstruction(self, image_name: str) -> Precomputed:
-        """The reconstruction of ``image_name`` and its rate (bytes, or bpp from rates.csv)."""
-        path = self._files.get(image_name)
+    def encode_for_run(self, name: str, image: torch.Tensor, point: str) -> Encoded:
+        """The reconstruction of image ``name`` and its rate (bytes, or bpp from rates.csv)."""
+        path = self._files.get(name)
         if path is None:
-            raise ImageError(f"{self.folder} has no reconstruction of {image_name}")
-        image, _ = load_image(path)
+            raise ImageError(f"{self.folder} has no reconstruction of {name}")
+        reconstruction, _ = load_image(path)
         bitstream = path.with_suffix(".bin")
         if bitstream.is_file():
-            return Precomputed(image, bitstream.stat().st_size, None)
-        return Precomputed(image, None, self._rates_csv.get(image_name))
+            return Encoded(None, bitstream.stat().st_size, precomputed=reconstruction)
+        return Encoded(None, None, bpp=self._rates_csv.get(name), precomputed=reconstruction)
+
+    def decode_for_run(self, encoded: list[Encoded], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
+        return [item.precomputed for item in encoded]
 
     def _read_rates_csv(self) -> dict[str, float]:
         path = self.folder / "rates.csv"

@@ -14,6 +14,8 @@ image size in the container header.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 
 from ..bitstream import Bitstream, join_chunks, split_chunks
@@ -23,18 +25,61 @@ from ..weights import WeightFile, loading, require
 from .base import Codec
 
 
+@runtime_checkable
+class HyperpriorNetwork(Protocol):
+    """What a network driven by :class:`GenerativeHyperpriorCodec` provides: its parts on the
+    run's device, the analysis, the hyper path and entropy models that make the bytes, and the
+    latent sizes of an image size."""
+
+    #: Added to every probability before its log in the rate estimate (a port's own floor).
+    estimate_offset: float
+
+    @property
+    def image_networks(self) -> list[torch.nn.Module]:
+        """The modules that run on the run's device (the rest stays on the CPU in fp32)."""
+
+    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+        """y of an image batch in [0, 1]."""
+
+    def hyper_latents(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y as coded, z)."""
+
+    def hyper_synthesis(self, z_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(means, scales) of y from the quantized z."""
+
+    def entropy_models(self) -> tuple:
+        """(z's factorized bottleneck, y's Gaussian conditional), CompressAI modules."""
+
+    def latent_sizes(self, height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(y's, z's) spatial sizes for an image of ``height`` x ``width``."""
+
+    def load_checkpoint(self, state_dict: dict) -> None:
+        """Put a checkpoint's tensors in place; raise ValueError naming what does not fit."""
+
+
+@runtime_checkable
+class GeneratorNetwork(HyperpriorNetwork, Protocol):
+    """A :class:`HyperpriorNetwork` whose decoder is one pass of a generator."""
+
+    def synthesis(self, y_hat: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Images in [0, 1], cropped to ``height`` x ``width``, from the decoded y."""
+
+
 class GenerativeHyperpriorCodec(Codec):
     """A codec whose rate points are published checkpoints of one network family."""
 
+    #: The protocol its networks follow (diffusion decoders need only the hyperprior part).
+    network_protocol: type = GeneratorNetwork
+
     def __init__(self, device: str = "cpu"):
         super().__init__(device)
-        self._networks: dict[str, torch.nn.Module] = {}
+        self._networks: dict[str, HyperpriorNetwork] = {}
 
     def weight_file(self, point: str) -> WeightFile:
         """The checkpoint of rate point ``point``."""
         raise NotImplementedError
 
-    def build_network(self, checkpoint) -> torch.nn.Module:
+    def build_network(self, checkpoint) -> HyperpriorNetwork:
         """The network of a loaded checkpoint file, its tensors in place; raise ValueError
         saying what does not fit."""
         raise NotImplementedError
@@ -51,7 +96,7 @@ class GenerativeHyperpriorCodec(Codec):
         for point in points:
             self.network(point)
 
-    def network(self, point: str) -> torch.nn.Module:
+    def network(self, point: str) -> HyperpriorNetwork:
         """The network of rate point ``point``, loaded once: its image networks on the device,
         its hyper path and coders on the CPU."""
         if point not in self._networks:
@@ -63,6 +108,8 @@ class GenerativeHyperpriorCodec(Codec):
                 network = self.build_network(checkpoint)
             except ValueError as error:
                 raise RdpbenchError(f"{file.path} is not a {self.name} {point} checkpoint: {error}") from None
+            if not isinstance(network, self.network_protocol):
+                raise TypeError(f"{type(network).__name__} does not follow {self.network_protocol.__name__}")
             for module in network.image_networks:
                 module.to(self.device)
             self._networks[point] = network

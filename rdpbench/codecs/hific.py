@@ -21,7 +21,7 @@ from .generative import GenerativeHyperpriorCodec
 from .registry import register_codec
 
 
-@register_codec("hific")
+@register_codec
 class HificPortCodec(GenerativeHyperpriorCodec):
     """HiFiC, PyTorch port checkpoints, points lo, mi, hi (targets 0.14, 0.30, 0.45 bpp)."""
 

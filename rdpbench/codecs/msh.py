@@ -42,7 +42,7 @@ def padding(height: int, width: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return compute_padding(height, width, min_div=STRIDE)
 
 
-@register_codec("msh")
+@register_codec
 class MeanScaleHyperprior(Codec):
     """Mean-scale hyperprior (CompressAI mbt2018-mean, MSE), qualities 1..8 (paper: 1, 2, 3).
 

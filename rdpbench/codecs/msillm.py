@@ -40,7 +40,7 @@ class NeuralCompressionCodec(GenerativeHyperpriorCodec):
         return {"name": self.name, "network": "NeuralCompression HiFiCAutoencoder, CompressAI range coding"}
 
 
-@register_codec("msillm")
+@register_codec
 class MsIllmCodec(NeuralCompressionCodec):
     """MS-ILLM, points 1..6."""
 
@@ -48,7 +48,7 @@ class MsIllmCodec(NeuralCompressionCodec):
     model = "msillm"
 
 
-@register_codec("noganms")
+@register_codec
 class NoGanCodec(NeuralCompressionCodec):
     """No-GAN (MS-ILLM's MSE + LPIPS base model), points 1..6."""
 

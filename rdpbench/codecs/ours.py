@@ -27,18 +27,20 @@ from ..errors import RdpbenchError, UnknownNameError
 from ..images import from_float
 from ..weights import sha256_of
 from .cards import cards_dir, load_card
+from .options import CHECKPOINT, COMPILE, ETA, PRECISION, check_eta
 from .msh import MeanScaleHyperprior, padding
 from .registry import register_codec
 
 MSH_SAMPLER = "msh"
 
 
-@register_codec("ours")
+@register_codec
 class DiffusionDecoderCodec(MeanScaleHyperprior):
     """MSH bitstream decoded by a conditional diffusion model (samplers ddimN, ddpmN, msh)."""
 
     name = "ours"
     samplers = ["ddim10", "ddim100", "ddpm100", "ddpm1000", MSH_SAMPLER]
+    options = (CHECKPOINT, ETA, PRECISION, COMPILE)
     default_points = ["1", "2", "3"]
 
     def __init__(
@@ -68,7 +70,7 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
             self.checkpoints[quality] = path
             self.schedules[quality] = payload["schedule"]
         #: DDIM's eta (0: deterministic after x_T); None leaves the sampler's default.
-        self.eta = eta
+        self.eta = None if eta is None else check_eta(eta)
         self._decoders: dict[str, tuple] = {}
 
     @property

@@ -50,7 +50,7 @@ class _QualityCodec(PillowCodec):
         return f"integers {self.points[0]}..{self.points[-1]} (Pillow quality)"
 
 
-@register_codec("jpeg")
+@register_codec
 class JpegCodec(_QualityCodec):
     """Baseline JPEG (libjpeg via Pillow), Pillow's defaults (4:2:0, no optimisation)."""
 
@@ -60,7 +60,7 @@ class JpegCodec(_QualityCodec):
     default_points = ["5", "10", "20", "30", "50", "75"]
 
 
-@register_codec("webp")
+@register_codec
 class WebpCodec(_QualityCodec):
     """Lossy WebP (libwebp via Pillow), Pillow's defaults apart from quality."""
 
@@ -71,7 +71,7 @@ class WebpCodec(_QualityCodec):
     max_size = (16_383, 16_383)
 
 
-@register_codec("avif")
+@register_codec
 class AvifCodec(_QualityCodec):
     """AVIF (libavif via Pillow >= 11.2), Pillow's defaults apart from quality."""
 
@@ -81,7 +81,7 @@ class AvifCodec(_QualityCodec):
     default_points = ["20", "30", "40", "50", "60", "70"]
 
 
-@register_codec("jpeg2000")
+@register_codec
 class Jpeg2000Codec(PillowCodec):
     """JPEG 2000 (OpenJPEG via Pillow): 9/7 irreversible wavelet, raw codestream (no JP2 boxes).
 

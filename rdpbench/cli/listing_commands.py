@@ -1,0 +1,32 @@
+"""``rdpbench list codecs | metrics | datasets``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from .app import app
+
+
+class Listing(str, Enum):
+    codecs = "codecs"
+    metrics = "metrics"
+    datasets = "datasets"
+
+
+@app.command("list")
+def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or datasets")]) -> None:
+    """List the codecs, metrics or datasets rdpbench knows."""
+    from .. import listings
+
+    if what is Listing.codecs:
+        for name, summary in listings.codec_rows():
+            typer.echo(f"{name:10s} {summary}")
+    elif what is Listing.metrics:
+        for name, kind, better, description in listings.metric_rows():
+            typer.echo(f"{name:8s} {kind:15s} {better}  {description}")
+    else:
+        for name, summary in listings.dataset_rows():
+            typer.echo(f"{name:8s} {summary}")

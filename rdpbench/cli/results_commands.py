@@ -1,0 +1,81 @@
+"""Commands that read results: ``plot``, ``show``, ``report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import app
+from .handling import echo_written, handled, require_folder, say
+
+
+@app.command()
+@handled(os_error="cannot write the figures: {error}")
+def plot(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
+    out: Annotated[
+        Optional[Path],
+        typer.Option(help="Output file stem; STEM-DATASET.png/.pdf/.csv are written (default FOLDER/fig3)."),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help="Draw only this image set (a name from the written file names).")
+    ] = None,
+    published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
+    distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
+    perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
+    ci: Annotated[
+        bool, typer.Option("--ci", help="Draw 95% per-image bootstrap bands around each per-image metric's mean.")
+    ] = False,
+) -> None:
+    """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view,
+    one figure set per image set, each with a CSV of the points it draws."""
+    from ..plots import draw_results
+
+    require_folder(folder)
+    written, notes = draw_results(folder, out=out, dataset=dataset, published=published, distortion=distortion,
+                                  perception=perception, ci=ci)
+    say(notes)
+    echo_written(written)
+
+
+@app.command()
+@handled(os_error="cannot write the figure: {error}")
+def show(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs made with --save-images.")] = Path("results"),
+    image: Annotated[str, typer.Option(help="The image to show, by name (e.g. kodim23).")] = ...,
+    crop: Annotated[Optional[str], typer.Option(help="Zoomed region x,y,w,h in pixels (default: a centred square).")] = None,
+    bpp: Annotated[
+        Optional[float], typer.Option(help="Show each curve's rate point nearest this bpp (default: its lowest).")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output file stem (default FOLDER/fig2-IMAGE).")] = None,
+) -> None:
+    """The paper's Fig. 2: an image as each codec and sampler decoded it at about the same rate,
+    with a zoomed crop and the measured bpp, PSNR and LPIPS."""
+    from ..plots import save_figure
+    from ..show import comparison_panels, parse_crop, plot_comparison
+
+    require_folder(folder)
+    panels, notes = comparison_panels(folder, image, bpp)
+    say(notes)
+    figure = plot_comparison(panels, parse_crop(crop) if crop else None)
+    echo_written(save_figure(figure, out or folder / f"fig2-{image}"))
+
+
+@app.command()
+@handled(os_error="cannot write the report to {out}: {error}")
+def report(
+    folder: Annotated[Path, typer.Argument(help="Folder of runs (and CompressAI JSON files).")] = Path("results"),
+    anchor: Annotated[
+        Optional[str],
+        typer.Option(help="Reference curve of BD-rate: CODEC or CODEC@SAMPLER (default: msh when present, "
+                     "else the first curve)."),
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.md and CSVs (default FOLDER).")] = None,
+) -> None:
+    """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
+    from ..report import write_report
+
+    require_folder(folder)
+    echo_written(write_report(folder, out, anchor))
