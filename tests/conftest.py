@@ -1,10 +1,16 @@
-"""Shared fixtures: small generated images and a temporary weights cache.
+"""Shared fixtures and helpers: small generated photos and image folders, temporary weight
+caches with built weights, runs, the command line through its real argument parsing, and the
+environment of a test's subprocesses.
 
-Nothing here reads outside the test's temporary folders or needs the internet.
+Nothing here reads outside the test's temporary folders or needs the internet. Markers:
+``slow`` (seconds of work or more; ``pytest -m "not slow"`` is the quick loop) and
+``subprocess`` (starts Python processes of its own).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +31,53 @@ def make_photo(height: int, width: int, seed: int) -> np.ndarray:
     return (np.clip(np.stack(channels, axis=2), 0, 1) * 255).round().astype(np.uint8)
 
 
+def photo_tensor(height: int, width: int, seed: int) -> torch.Tensor:
+    """:func:`make_photo` as a codec takes it: uint8 (3, H, W)."""
+    return torch.from_numpy(make_photo(height, width, seed)).permute(2, 0, 1).contiguous()
+
+
+def make_image_folder(folder: Path, sizes: list[tuple[int, int]], stem: str = "img") -> Path:
+    """PNG photos of the given (height, width), named STEM0.png, STEM1.png, ..."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (height, width) in enumerate(sizes):
+        Image.fromarray(make_photo(height, width, seed=index)).save(folder / f"{stem}{index}.png")
+    return folder
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three RGB PNGs: two landscape, one portrait, none a multiple of 64 in size."""
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for index, (height, width) in enumerate([(48, 80), (70, 52), (40, 40)]):
-        Image.fromarray(make_photo(height, width, seed=index)).save(folder / f"img{index}.png")
-    return folder
+    return make_image_folder(tmp_path / "images", [(48, 80), (70, 52), (40, 40)])
+
+
+def run_once(dataset: Path, out: Path, **settings) -> Path:
+    """A finished run (on the CPU, no progress bar) of ``settings``; its folder."""
+    from rdpbench.run import RunSettings, evaluate
+
+    settings.setdefault("device", "cpu")
+    return evaluate(RunSettings(dataset=str(dataset), out=out, **settings), progress=False)
+
+
+def invoke(*args):
+    """``rdpbench ARGS`` in this process, through the same argument handling as the console
+    command (``--quality 10 50`` included); the typer result (exit_code, output)."""
+    from typer.testing import CliRunner
+
+    from rdpbench.cli import app, expand_multi_value_options
+
+    return CliRunner().invoke(app, expand_multi_value_options([str(arg) for arg in args]))
+
+
+def subprocess_env(**extra) -> dict:
+    """The environment of a test's subprocesses: the plug-in codecs of tests/ importable,
+    one thread each (they run beside the test process), plus ``extra``."""
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OMP_NUM_THREADS": "1",
+            **{key: str(value) for key, value in extra.items()}}
+
+
+def rdpbench_process(*args) -> list[str]:
+    """The command line of ``rdpbench ARGS`` in a fresh Python process."""
+    return [sys.executable, "-m", "rdpbench", *map(str, args)]
 
 
 @pytest.fixture

@@ -3,15 +3,9 @@
 import json
 
 import pandas as pd
-from typer.testing import CliRunner
+from rdpbench.cli import expand_multi_value_options
 
-from rdpbench.cli import app, expand_multi_value_options
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, expand_multi_value_options(list(args)))
+from conftest import invoke
 
 
 def test_quality_takes_several_values_after_one_flag():

@@ -154,3 +154,13 @@ def test_runs_record_the_estimate_beside_the_real_rate(msh_weights, image_folder
     section = report.split("### Real bytes against the likelihood estimate")[1].split("###")[0]
     assert f"| msh | 1 | {points.bpp.iloc[0]:.4g} | {points.bpp_est.iloc[0]:.4g} | {gap:.4g} |" in section
     assert "jpeg" not in section
+
+
+def test_a_weight_file_that_is_not_upstreams_is_noted_in_run_json(msh_weights, image_folder, tmp_path):
+    import json
+
+    from rdpbench.run import RunSettings, evaluate
+
+    folder = evaluate(RunSettings(codec="msh", points=["1"], dataset=str(image_folder), out=tmp_path), progress=False)
+    notes = json.loads((folder / "run.json").read_text())["notes"]
+    assert [note for note in notes if note.startswith(f"{msh_weights.name} is not the upstream file")]

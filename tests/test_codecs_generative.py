@@ -17,8 +17,6 @@ from rdpbench.images import to_float
 
 from conftest import box_likelihood, golden_script, make_photo
 from generative_checkpoints import (
-    hific_port_state,
-    neuralcompression_state,
     save_hific_port_checkpoint,
     save_neuralcompression_checkpoint,
 )

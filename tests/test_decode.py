@@ -1,25 +1,24 @@
 """Saved reconstructions and bitstreams; `rdpbench decode` of a saved bitstream in a fresh
 process gives the run's reconstruction, for every codec family."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 from PIL import Image
 
 from rdpbench.run import RunSettings, evaluate
 
-TESTS = Path(__file__).parent
+from conftest import rdpbench_process, subprocess_env
+
 
 
 def decode_in_a_fresh_process(*args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "rdpbench", "decode", *map(str, args)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(rdpbench_process("decode", *args), env=subprocess_env(), capture_output=True, text=True,
+                          timeout=300)
 
 
 def saved_run(image_folder, out, **settings) -> Path:
@@ -77,6 +76,15 @@ def test_ours_decodes_saved_msh_bytes_with_its_seeded_sampler(image_folder, tmp_
     assert other_seed.returncode == 0
     assert not np.array_equal(pixels(tmp_path / "other.png"), pixels(tmp_path / "ours.png"))
 
+    fast = saved_run(image_folder, tmp_path / "bf16", codec="ours", points=["1"], samplers=["ddpm10"],
+                     codec_options={"checkpoint": [str(checkpoint)], "precision": "bf16"})
+    result = decode_in_a_fresh_process(fast / "bitstreams" / "1" / "img2.rdpb", "--codec", "ours", "--sampler", "ddpm10",
+                                       "--seed", 7, "--checkpoint", checkpoint, "--precision", "bf16",
+                                       "--out", tmp_path / "bf16.png", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "--precision bf16 on the CPU" in result.stderr
+    assert np.array_equal(pixels(tmp_path / "bf16.png"), pixels(fast / "images" / "1" / "ddpm10" / "img2.png"))
+
 
 def test_saving_later_fills_in_the_missing_files_without_changing_rows(image_folder, tmp_path):
     plain = evaluate(RunSettings(codec="jpeg", points=["30"], dataset=str(image_folder), out=tmp_path), progress=False)
@@ -96,3 +104,19 @@ def test_decoding_with_the_wrong_codec_is_a_clear_error(image_folder, tmp_path):
     (tmp_path / "junk.rdpb").write_bytes(b"not a bitstream")
     result = decode_in_a_fresh_process(tmp_path / "junk.rdpb", "--out", tmp_path / "y.png")
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_decode_writes_only_a_png_into_an_existing_folder(image_folder, tmp_path):
+    from rdpbench.errors import RdpbenchError
+    from rdpbench.run.decode import decode_saved
+
+    folder = saved_run(image_folder, tmp_path, codec="jpeg", points=["30"])
+    bitstream = folder / "bitstreams" / "30" / "img0.rdpb"
+    (tmp_path / "a-folder.png").mkdir()
+    for out, reason in ((tmp_path / "x.jpg", "give a file name ending in .png"),
+                        (tmp_path / "a-folder.png", "is a folder"),
+                        (tmp_path / "missing" / "deeper" / "x.png", "does not exist; create it first")):
+        with pytest.raises(RdpbenchError, match=reason):
+            decode_saved(bitstream, out)
+    assert not (tmp_path / "x.jpg").exists() and not (tmp_path / "missing").exists()
+    assert decode_saved(bitstream, tmp_path / "x.PNG").codec == "jpeg"

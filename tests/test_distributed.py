@@ -2,7 +2,6 @@
 run, and a rerun completes."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,15 @@ from PIL import Image
 
 from rdpbench.run import RunSettings, evaluate
 
-from conftest import make_photo
+from conftest import make_photo, subprocess_env
 
-TESTS = Path(__file__).parent
 TIMES = ["encode_s", "decode_s"]
 
 
 def torchrun(*args, **env) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "rdpbench", "run", *map(str, args), "--no-progress", "--device", "cpu"]
-    environment = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1", **env}
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, env=subprocess_env(**env), capture_output=True, text=True, timeout=600)
 
 
 def images_folder(tmp_path) -> Path:
@@ -64,3 +61,12 @@ def test_a_failing_rank_fails_the_run_and_a_rerun_completes(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["status"] == "complete"
     assert len(pd.read_csv(tmp_path / "out" / "run" / "images.csv")) == 3
+
+
+def test_a_rank_that_cannot_build_its_run_fails_every_rank_with_its_own_message(tmp_path):
+    images = images_folder(tmp_path)
+    failed = torchrun("--codec", "plugin_codecs:FailingOnSecondRank", "--quality", "30", "--dataset", images,
+                      "--out", tmp_path / "out")
+    assert failed.returncode == 1
+    assert "error: rank 1: this rank cannot build its codec" in failed.stderr
+    assert "Traceback" not in failed.stderr.split("error: rank 1")[0]  # no rank died on a traceback first

@@ -1,6 +1,7 @@
 """Job arrays: shards run apart, then merged, equal one run (FID and KID included)."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -52,6 +53,18 @@ def test_two_shards_merged_equal_one_run_fid_and_kid_included(five_images, tmp_p
     assert merged_manifest["dataset"]["content_sha256"] == whole_manifest["dataset"]["content_sha256"]
     assert merged_manifest["dataset"]["name"] == "images" and "shard" not in merged_manifest["dataset"]
     assert merged_manifest["metric_protocol"]["patches"] == whole_manifest["metric_protocol"]["patches"]
+
+    # a shard folder that also holds features of another extractor (another --patches or device):
+    # the merge takes the ones its run.json names, and shards that name different ones are refused
+    key = merged_manifest["metric_protocol"]["patches"]["features_key"]
+    shutil.copytree(shards[0] / "features" / key, shards[0] / "features" / "zz-another-extractor")
+    again = merge_shards(shards, tmp_path / "merged-again")
+    pd.testing.assert_frame_equal(without_times(again / "points.csv"), without_times(whole / "points.csv"))
+    manifest = json.loads((shards[1] / "run.json").read_text())
+    manifest["metric_protocol"]["patches"]["features_key"] = "zz-another-extractor"
+    (shards[1] / "run.json").write_text(json.dumps(manifest))
+    with pytest.raises(RdpbenchError, match=f"computed their FID/KID features differently .*{key}.*zz-another"):
+        merge_shards(shards, tmp_path / "merged-refused")
 
 
 def test_shards_of_different_runs_or_an_incomplete_set_are_refused(five_images, tmp_path):

@@ -1,6 +1,5 @@
 """One writer per run folder: concurrent runs into one folder lose nothing."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ from typer.testing import CliRunner
 from rdpbench.cli import app, expand_multi_value_options
 from rdpbench.schema import KEY_COLUMNS
 
-TESTS = Path(__file__).parent
-ENV = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
+from conftest import subprocess_env
+
+ENV = subprocess_env()
 
 
 def rdpbench_command(image_folder, out, *qualities, extra=(), codec="jpeg"):

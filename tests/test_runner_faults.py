@@ -2,7 +2,6 @@
 exactly what an uninterrupted run writes."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -20,7 +19,8 @@ from rdpbench.errors import RunFailedError
 from rdpbench.metrics.psnr import PSNR
 from rdpbench.run import RunSettings, evaluate
 
-TESTS = Path(__file__).parent
+from conftest import subprocess_env
+
 TIMES = ["encode_s", "decode_s"]
 
 
@@ -108,7 +108,7 @@ def wait_for_rows(images_csv: Path, n_rows: int, process: subprocess.Popen) -> N
 
 
 def test_sigterm_and_sigkill_at_any_moment_then_resume_give_the_uninterrupted_results(six_images, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "SLOW_SECONDS": "0.15", "OMP_NUM_THREADS": "1"}
+    env = subprocess_env(SLOW_SECONDS="0.15")
     reference = tmp_path / "reference"
     subprocess.run(run_command(six_images, reference), env=env, check=True, timeout=300,
                    capture_output=True)

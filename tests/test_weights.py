@@ -8,18 +8,13 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from typer.testing import CliRunner
-
 from rdpbench import weights
-from rdpbench.cli import app
 from rdpbench.run import RunSettings, evaluate
 from rdpbench.weights import DamagedWeightsError, WeightFile, weight_files
 
+from conftest import invoke
+
 MSH_Q1 = "mbt2018-mean-1-e522738d.pth.tar"
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, list(args))
 
 
 def run_msh(image_folder, tmp_path):
