@@ -264,12 +264,18 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def run_folders(folder: Path) -> list[Path]:
-    """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders (the
-    per-rank parts of a torchrun) are not results."""
+def _results_files(folder: Path, pattern: str) -> list[Path]:
+    """Files named ``pattern`` under ``folder``, sorted, leaving out hidden files and every
+    file under a hidden folder below ``folder`` (the per-rank parts of a torchrun)."""
     root = Path(folder)
-    return sorted(path.parent for path in root.rglob(MANIFEST)
-                  if not any(part.startswith(".") for part in path.parent.relative_to(root).parts))
+    return sorted(path for path in root.rglob(pattern)
+                  if not any(part.startswith(".") for part in path.relative_to(root).parts))
+
+
+def run_folders(folder: Path) -> list[Path]:
+    """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders are
+    not results."""
+    return sorted(path.parent for path in _results_files(folder, MANIFEST))
 
 
 def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:
@@ -298,8 +304,9 @@ def _dataset_columns(frame: pd.DataFrame, manifest: dict) -> None:
 
 def collect_points(folder: Path) -> pd.DataFrame:
     """Rate points of every run under ``folder``, plus any CompressAI JSON file there that is
-    not a run's own export; column ``source`` tells "measured" from "compressai-json", and
-    ``dataset`` / ``dataset_sha256`` say which image set each point was measured on.
+    not a run's own export (hidden files and folders left out); column ``source`` tells
+    "measured" from "compressai-json", and ``dataset`` / ``dataset_sha256`` say which image
+    set each point was measured on.
 
     A damaged file is named in a DamagedResultsWarning and skipped; the rest is returned."""
     frames = []
@@ -309,8 +316,8 @@ def collect_points(folder: Path) -> pd.DataFrame:
         _dataset_columns(frame, manifest)
         frames.append(frame)
     run_paths = set(run_folders(folder))
-    for path in sorted(Path(folder).rglob("*.json")):
-        if path.name == MANIFEST or path.parent in run_paths or path.name.startswith("."):
+    for path in _results_files(folder, "*.json"):
+        if path.name == MANIFEST or path.parent in run_paths:
             continue
         try:
             frame = read_compressai_json(path)
