@@ -4,6 +4,7 @@ measured numbers. Reads the reconstructions that ``run --save-images`` keeps."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,10 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tu
     """The original, then each codec/sampler's reconstruction of ``image`` at the rate point
     whose bpp for this image is nearest ``bpp`` (each curve's lowest when None). Only runs on
     the same image set as the first run holding the image are used. Returns the panels and
-    notes (runs that measured the image but kept no reconstruction)."""
+    notes (runs that measured the image but kept no reconstruction). A ``bpp`` that is not a
+    positive finite number is an RdpbenchError."""
+    if bpp is not None and not (math.isfinite(bpp) and bpp > 0):
+        raise RdpbenchError(f"--bpp {bpp}: give a rate in bits per pixel, a positive finite number such as 0.2")
     candidates, notes = [], []
     for run in run_folders(results):
         try:

@@ -62,3 +62,13 @@ def test_cli_writes_png_and_pdf_and_refuses_a_crop_outside(image_folder, tmp_pat
     assert result.exit_code == 1 and "reaches outside the 80x48 image" in result.output
     with pytest.raises(RdpbenchError, match="x,y,w,h"):
         parse_crop("1,2,3")
+
+
+@pytest.mark.parametrize("bpp", ["nan", "inf", "-inf", "0", "-0.5"])
+def test_a_bpp_that_is_not_a_positive_rate_is_refused_in_one_line(image_folder, tmp_path, bpp):
+    run(image_folder, tmp_path, "jpeg", ["30"])
+    result = CliRunner().invoke(app, ["show", str(tmp_path), "--image", "img0", "--bpp", bpp])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    [message] = result.output.strip().splitlines()
+    assert message.startswith("error: ") and "bpp" in message
+    assert not list(tmp_path.glob("fig2-*"))
