@@ -10,24 +10,27 @@ Published reference curves (from codec cards) are always dashed, with hollow mar
 "(published)" in the legend, never confused with measured lines. The legend lists only
 curves with at least one drawn point; a metric that a curve lacks leaves that panel without
 the curve, and a note says so.
+
+Figures are :class:`NotebookFigure` objects, never pyplot's: drawing one leaves the selected
+backend and pyplot's figures alone, :func:`save_figure` writes it on any machine (no display
+needed), and a notebook shows it when it is a cell's value.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from .report import arrow  # noqa: E402
-from .results import runs_apart  # noqa: E402
+from .report import arrow
+from .results import runs_apart
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
@@ -38,6 +41,16 @@ PUBLISHED_STYLE = ("--", "x")
 COLUMN_WIDTH_IN = 7.16  # a two-column paper's full text width
 #: Columns of the CSV written beside every figure: one row per drawn point and metric.
 DRAWN_COLUMNS = ["dataset", "codec", "sampler", "published", "point", "bpp", "metric", "value"]
+
+
+class NotebookFigure(Figure):
+    """A matplotlib Figure that IPython shows as a PNG when it is a cell's value, whichever
+    backend is selected (the inline backend's own figure formatter comes first when active)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def metric_title(metric: str) -> str:
@@ -108,7 +121,7 @@ def _styles(curves: list[tuple[str, str, bool]]) -> dict:
 
 def plot_rd_grid(
     points: pd.DataFrame, published: pd.DataFrame | None = None, panels=FIG3_PANELS
-) -> tuple[plt.Figure, list[str]]:
+) -> tuple[NotebookFigure, list[str]]:
     """Fig. 3 of one image set: one panel per metric (rows x columns of ``panels``), bpp on
     x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
     :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
@@ -123,8 +136,9 @@ def plot_rd_grid(
         if missing:
             notes.append(f"{_label(codec, sampler)}: no {', '.join(missing)}; left out of "
                          f"{'that panel' if len(missing) == 1 else 'those panels'}")
-    with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure, axes = plt.subplots(rows, columns, figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6), squeeze=False)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
+        figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6))
+        axes = figure.subplots(rows, columns, squeeze=False)
         for row, names in enumerate(panels):
             for column, metric in enumerate(names):
                 axis = axes[row][column]
@@ -160,7 +174,7 @@ def _label(codec: str, sampler: str) -> str:
     return f"{label} [{run}" if bracket else label
 
 
-def _figure_legend(figure: plt.Figure, axes, rows: int, columns: int = 5) -> None:
+def _figure_legend(figure: Figure, axes, rows: int, columns: int = 5) -> None:
     """One legend below the panels with each drawn label once."""
     handles, labels = [], []
     for axis in axes:
@@ -206,7 +220,7 @@ def dp_points(points: pd.DataFrame, distortion: str = "psnr", perception: str = 
 
 def plot_distortion_perception(
     points: pd.DataFrame, distortion: str = "psnr", perception: str = "fid"
-) -> plt.Figure:
+) -> NotebookFigure:
     """At each rate point of every codec with several samplers: distortion (x) against
     perception (y) across its samplers, joined in the samplers' order, with each other
     curve's point nearest in bpp for comparison. Draws exactly :func:`dp_points`; one
@@ -217,9 +231,9 @@ def plot_distortion_perception(
     panels = list(dict.fromkeys(wide.panel)) or ["all"]
     curves = list(dict.fromkeys((c, s, False) for c, s in zip(wide.codec, wide.sampler)))
     styles = _styles(curves)
-    with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure, axes = plt.subplots(1, len(panels), figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9),
-                                    squeeze=False)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
+        figure = NotebookFigure(figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9))
+        axes = figure.subplots(1, len(panels), squeeze=False)
         for axis, panel in zip(axes[0], panels):
             chosen = wide[wide.panel == panel]
             codec = None if panel == "all" else panel.split(" q")[0]  # the panel's multi-sampler codec
@@ -241,7 +255,7 @@ def plot_distortion_perception(
     return figure
 
 
-def save_figure(figure: plt.Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
+def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
     """Write ``stem``.png (300 dpi) and ``stem``.pdf, and ``stem``.csv with the points
     drawn when given; return the paths."""
     from .results import write_csv
@@ -251,7 +265,6 @@ def save_figure(figure: plt.Figure, stem: Path, drawn: pd.DataFrame | None = Non
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     figure.savefig(paths[0], dpi=300, bbox_inches="tight")
     figure.savefig(paths[1], bbox_inches="tight")
-    plt.close(figure)
     if drawn is not None:
         paths.append(stem.with_name(stem.name + ".csv"))
         write_csv(drawn, paths[-1])

@@ -1,6 +1,11 @@
 """Figures drawn from a small results folder: panels, titles, labels, legend."""
 
-import matplotlib.pyplot as plt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -25,7 +30,6 @@ def test_fig3_has_the_papers_eight_panels(results):
     axes = figure.axes
     assert [a.get_title() for a in axes] == EXPECTED_TITLES
     assert all(a.get_xlabel() == "bpp" for a in axes)
-    plt.close(figure)
 
 
 def test_fig3_legend_has_one_entry_per_codec_and_sampler_plus_published(results):
@@ -39,7 +43,6 @@ def test_fig3_legend_has_one_entry_per_codec_and_sampler_plus_published(results)
     published_line = next(l for l in psnr_axis.lines if l.get_label() == "HiFiC (published)")
     assert published_line.get_linestyle() == "--"
     assert all(l.get_linestyle() != "--" for l in psnr_axis.lines if "published" not in l.get_label())
-    plt.close(figure)
 
 
 def test_same_codec_same_colour_samplers_told_apart(results):
@@ -49,7 +52,6 @@ def test_same_codec_same_colour_samplers_told_apart(results):
     assert first.get_color() == second.get_color()
     assert (first.get_linestyle(), first.get_marker()) != (second.get_linestyle(), second.get_marker())
     assert lines["msh"].get_color() != first.get_color()
-    plt.close(figure)
 
 
 def test_missing_metrics_leave_lines_out_with_a_note(results):
@@ -57,7 +59,6 @@ def test_missing_metrics_leave_lines_out_with_a_note(results):
     musiq_axis = figure.axes[2]
     assert len(musiq_axis.lines) == 0
     assert "msh: no musiq, dbcnn; left out of those panels" in notes
-    plt.close(figure)
 
 
 def test_psnr_panel_plots_the_measured_numbers(results):
@@ -65,7 +66,6 @@ def test_psnr_panel_plots_the_measured_numbers(results):
     msh = next(l for l in figure.axes[7].lines if l.get_label() == "msh")
     assert list(msh.get_xdata()) == pytest.approx([0.1, 0.2, 0.4])
     assert list(msh.get_ydata()) == pytest.approx([27.0, 29.0, 31.0])
-    plt.close(figure)
 
 
 def test_distortion_perception_view_has_one_panel_per_rate_point_of_ours(results):
@@ -73,7 +73,6 @@ def test_distortion_perception_view_has_one_panel_per_rate_point_of_ours(results
     assert [a.get_title() for a in figure.axes] == [
         "ours q1, 0.090 bpp", "ours q2, 0.180 bpp", "ours q3, 0.360 bpp"]
     assert figure.axes[0].get_xlabel() == "PSNR (dB) ↑" and figure.axes[0].get_ylabel() == "FID ↓"
-    plt.close(figure)
 
 
 def test_cli_plot_and_report_write_their_files(results):
@@ -143,7 +142,6 @@ def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(m
         assert from_axes == from_csv
         labels = [text.get_text() for text in figure.legends[0].get_texts()]
         assert set(labels) == {line.get_label() for axis in figure.axes for line in axis.lines}
-        plt.close(figure)
 
 
 def test_plot_of_one_chosen_dataset(mixed):
@@ -158,7 +156,6 @@ def test_distortion_perception_legend_has_one_entry_per_curve(results):
     figure = plot_distortion_perception(collect_points(results), "psnr", "fid")
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert sorted(labels) == ["jpeg", "msh", "ours (ddim10)", "ours (ddpm100)"]
-    plt.close(figure)
 
 
 def test_report_keeps_image_sets_apart(mixed):
@@ -194,7 +191,6 @@ def test_ci_bands_are_the_bootstrap_interval_of_the_per_image_values(results):
     points = collect_points(results).merge(point_intervals(images), on=["run", "codec", "quality", "sampler"])
     figure, _ = plot_rd_grid(points)
     assert len(figure.axes[7].collections) == 4  # a band per curve in the PSNR panel
-    plt.close(figure)
 
 
 def test_a_codec_cards_legend_names_its_curves():
@@ -202,3 +198,41 @@ def test_a_codec_cards_legend_names_its_curves():
 
     assert _label("cdc-eps-rho0.9", "ddim500") == "yang (rho=0.9) (ddim500)"
     assert _label("msh", "default") == "msh"
+
+
+INLINE = "module://matplotlib_inline.backend_inline"
+
+
+def run_python(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter with no display and no backend chosen by the environment."""
+    repo = Path(__file__).parents[1]
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(repo), str(repo / "tests"), environment.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_importing_and_drawing_leave_a_notebooks_backend_alone(tmp_path):
+    """In Jupyter the inline backend is chosen before rdpbench is imported: importing and
+    drawing must not switch it, and the figures still save to files without a display."""
+    result = run_python(f"""
+        import matplotlib
+        matplotlib.use("{INLINE}")
+        from pathlib import Path
+        import numpy as np
+        import rdpbench.plots, rdpbench.show
+        from rdpbench.results import collect_points
+        from results_factory import make_results
+        print("after import:", matplotlib.get_backend())
+        points = collect_points(make_results(Path("results")))
+        figure, _ = rdpbench.plots.plot_rd_grid(points)
+        rdpbench.plots.save_figure(figure, Path("fig3"))
+        panels = [rdpbench.show.Panel(np.zeros((32, 48, 3), np.uint8), "original")]
+        rdpbench.plots.save_figure(rdpbench.show.plot_comparison(panels), Path("fig2"))
+        print("after drawing:", matplotlib.get_backend())
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"after import: {INLINE}", f"after drawing: {INLINE}"]
+    for name in ("fig3.png", "fig3.pdf", "fig2.png", "fig2.pdf"):
+        assert (tmp_path / name).stat().st_size > 1000

@@ -1,6 +1,5 @@
 """`rdpbench show`: the paper's Fig. 2 from saved reconstructions."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,7 +31,6 @@ def test_one_panel_per_codec_and_sampler_plus_the_original_with_measured_caption
     figure = plot_comparison(panels, (10, 5, 20, 20))
     shown = [axis for axis in figure.axes if axis.get_xlabel()]
     assert [axis.get_xlabel() for axis in shown] == [panel.caption for panel in panels]
-    plt.close(figure)
 
 
 def test_lowest_rate_by_default_and_a_run_without_saved_images_is_named(image_folder, tmp_path):
