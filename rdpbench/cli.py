@@ -373,47 +373,16 @@ def plot(
 ) -> None:
     """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view,
     one figure set per image set, each with a CSV of the points it draws."""
-    from .codecs.cards import published_beside
-    from .plots import dp_points, file_label, plot_distortion_perception, plot_rd_grid, rd_grid_points, save_figure
-    from .results import collect_points, dataset_groups
+    from .plots import draw_results
 
-    _require_folder(folder)
-    with _results_warnings_printed():
-        points = collect_points(folder)
-    if points.empty:
-        _fail(f"no readable results under {folder} (a run writes points.csv when it completes)")
-    if ci:
-        from .report import point_intervals
-        from .results import collect_images
-
+    try:
         with _results_warnings_printed():
-            intervals = point_intervals(collect_images(folder))
-        points = points.merge(intervals, on=["run", "codec", "quality", "sampler"], how="left")
-    groups = dataset_groups(points)
-    if dataset is not None:
-        groups = [(label, group) for label, group in groups if dataset in (label, file_label(label))]
-        if not groups:
-            _fail(f"no results on dataset {dataset!r}; there are: "
-                  f"{', '.join(label for label, _ in dataset_groups(points))}")
-    base = out or folder / "fig3"
-    written = []
-    for label, group in groups:
-        stem = base.with_name(f"{base.name}-{file_label(label)}")
-        reference = published_beside(group) if published else None
-        figure, notes = plot_rd_grid(group, reference)
-        for note in notes:
-            typer.echo(f"note: {label}: {note}", err=True)
-        try:
-            written += save_figure(figure, stem, rd_grid_points(group, reference))
-            drawn = dp_points(group, distortion, perception)
-            if drawn.empty:
-                typer.echo(f"note: {label}: no rate point has both {distortion} and {perception}; "
-                           "no distortion-perception view", err=True)
-            else:
-                dp_figure = plot_distortion_perception(group, distortion, perception)
-                written += save_figure(dp_figure, stem.with_name(stem.name + "-dp"), drawn)
-        except OSError as error:
-            _fail(f"cannot write the figures to {stem}: {error.strerror or error}")
+            written, notes = draw_results(folder, out=out, dataset=dataset, published=published,
+                                          distortion=distortion, perception=perception, ci=ci)
+    except RdpbenchError as error:
+        _fail(str(error))
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
     _echo_written(written)
 
 

@@ -9,7 +9,8 @@ Colours tell codecs apart; line style and marker tell the samplers of one codec 
 Published reference curves (from codec cards) are always dashed, with hollow markers and
 "(published)" in the legend, never confused with measured lines. The legend lists only
 curves with at least one drawn point; a metric that a curve lacks leaves that panel without
-the curve, and a note says so.
+the curve, and a note says so. :func:`draw_results` writes both figures of every image set
+under a results folder, as ``rdpbench plot`` does.
 
 Figures are :class:`NotebookFigure` objects, never pyplot's: drawing one leaves the selected
 backend and pyplot's figures alone, :func:`save_figure` writes it on any machine (no display
@@ -29,8 +30,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .report import arrow
-from .results import runs_apart
+from .errors import RdpbenchError
+from .report import arrow, point_intervals
+from .results import collect_images, collect_points, dataset_groups, runs_apart, write_csv
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
@@ -258,8 +260,6 @@ def plot_distortion_perception(
 def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
     """Write ``stem``.png (300 dpi) and ``stem``.pdf, and ``stem``.csv with the points
     drawn when given; return the paths."""
-    from .results import write_csv
-
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
@@ -269,3 +269,50 @@ def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -
         paths.append(stem.with_name(stem.name + ".csv"))
         write_csv(drawn, paths[-1])
     return paths
+
+
+def draw_results(
+    folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
+    distortion: str = "psnr", perception: str = "fid", ci: bool = False,
+) -> tuple[list[Path], list[str]]:
+    """Fig. 3 and the distortion-perception view of every image set under ``folder`` (only
+    the set ``dataset`` names, when given), each written as ``out``-LABEL.png/.pdf/.csv and
+    ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
+    curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands. Returns the
+    paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
+    from .codecs.cards import published_beside
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RdpbenchError(f"{folder} is not a folder")
+    points = collect_points(folder)
+    if points.empty:
+        raise RdpbenchError(f"no readable results under {folder} (a run writes points.csv when it completes)")
+    if ci:
+        points = points.merge(point_intervals(collect_images(folder)), on=["run", "codec", "quality", "sampler"],
+                              how="left")
+    groups = dataset_groups(points)
+    if dataset is not None:
+        groups = [(label, group) for label, group in groups if dataset in (label, file_label(label))]
+        if not groups:
+            raise RdpbenchError(f"no results on dataset {dataset!r}; there are: "
+                                f"{', '.join(label for label, _ in dataset_groups(points))}")
+    base = Path(out) if out else folder / "fig3"
+    written, notes = [], []
+    for label, group in groups:
+        stem = base.with_name(f"{base.name}-{file_label(label)}")
+        reference = published_beside(group) if published else None
+        figure, missing = plot_rd_grid(group, reference)
+        notes += [f"{label}: {note}" for note in missing]
+        try:
+            written += save_figure(figure, stem, rd_grid_points(group, reference))
+            drawn = dp_points(group, distortion, perception)
+            if drawn.empty:
+                notes.append(f"{label}: no rate point has both {distortion} and {perception}; "
+                             "no distortion-perception view")
+            else:
+                written += save_figure(plot_distortion_perception(group, distortion, perception),
+                                       stem.with_name(stem.name + "-dp"), drawn)
+        except OSError as error:
+            raise RdpbenchError(f"cannot write the figures to {stem}: {error.strerror or error}") from None
+    return written, notes

@@ -236,3 +236,30 @@ def test_importing_and_drawing_leave_a_notebooks_backend_alone(tmp_path):
     assert result.stdout.splitlines() == [f"after import: {INLINE}", f"after drawing: {INLINE}"]
     for name in ("fig3.png", "fig3.pdf", "fig2.png", "fig2.pdf"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_draw_results_writes_every_figure_of_a_folder_and_returns_paths_and_notes(results, tmp_path):
+    from rdpbench.plots import draw_results
+
+    written, notes = draw_results(results)
+    assert written == [results / f"fig3-kodak{suffix}" for suffix in (".png", ".pdf", ".csv")] + [
+        results / f"fig3-kodak-dp{suffix}" for suffix in (".png", ".pdf", ".csv")]
+    assert all(path.stat().st_size > 0 for path in written)
+    # the factory measures neither MUSIQ nor DBCNN
+    assert "kodak: msh: no musiq, dbcnn; left out of those panels" in notes
+    written, notes = draw_results(results, out=tmp_path / "figures" / "rd", published=False, perception="musiq")
+    assert written == [tmp_path / "figures" / f"rd-kodak{suffix}" for suffix in (".png", ".pdf", ".csv")]
+    assert "kodak: no rate point has both psnr and musiq; no distortion-perception view" in notes
+
+
+def test_draw_results_raises_one_line_rdpbench_errors(results, tmp_path):
+    from rdpbench.errors import RdpbenchError
+    from rdpbench.plots import draw_results
+
+    (tmp_path / "empty").mkdir()
+    for folder, options, message in ((tmp_path / "nowhere", {}, "is not a folder"),
+                                     (tmp_path / "empty", {}, "no readable results"),
+                                     (results, {"dataset": "clic"}, "there are: kodak")):
+        with pytest.raises(RdpbenchError, match=message) as raised:
+            draw_results(folder, **options)
+        assert "\n" not in str(raised.value)
