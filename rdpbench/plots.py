@@ -1,7 +1,8 @@
 """Figures: the paper's Fig. 3 (eight metrics against bpp) and the distortion-perception view.
 
 A figure shows one image set: :func:`rdpbench.results.dataset_groups` splits results by dataset identity, so a
-line never joins points measured on two sets. Each figure is drawn from a long table of the
+line never joins points measured on two sets, and the figure's title, its CSV and its file name
+carry the set's label. Each figure is drawn from a long table of the
 points it shows (:func:`rd_grid_points`, :func:`dp_points`), written beside it as CSV, so
 what a reader sees and what a user re-plots are the same numbers.
 
@@ -83,7 +84,7 @@ def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
     from :func:`rdpbench.report.point_intervals`)."""
     published = published if published is not None else pd.DataFrame()
     points = runs_apart(points)
-    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    dataset = _image_set(points)
     rows = []
     for metric in itertools.chain.from_iterable(panels):
         for (codec, sampler, is_published), curve in _curves(points, published):
@@ -96,6 +97,11 @@ def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
                                  float(row[metric]), *interval])
     drawn = pd.DataFrame(rows, columns=DRAWN_COLUMNS + ["ci95_low", "ci95_high"])
     return drawn if drawn[["ci95_low", "ci95_high"]].notna().any().any() else drawn[DRAWN_COLUMNS]
+
+
+def _image_set(points: pd.DataFrame) -> str | None:
+    """The label of the image set ``points`` were measured on (their ``dataset`` column)."""
+    return points.dataset.iloc[0] if "dataset" in points and len(points) else None
 
 
 def _number(value) -> float:
@@ -124,9 +130,10 @@ def _styles(curves: list[tuple[str, str, bool]]) -> dict:
 def plot_rd_grid(
     points: pd.DataFrame, published: pd.DataFrame | None = None, panels=FIG3_PANELS
 ) -> tuple[NotebookFigure, list[str]]:
-    """Fig. 3 of one image set: one panel per metric (rows x columns of ``panels``), bpp on
-    x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
-    :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
+    """Fig. 3 of one image set, titled with its label: one panel per metric (rows x columns
+    of ``panels``), bpp on x, one line per codec and sampler, one shared legend of the curves
+    drawn. Draws exactly :func:`rd_grid_points`. Returns the figure and notes on metrics a
+    curve lacks."""
     drawn = rd_grid_points(points, published, panels)
     curves = list(dict.fromkeys(zip(drawn.codec, drawn.sampler, drawn.published)))
     styles = _styles(curves)
@@ -161,6 +168,7 @@ def plot_rd_grid(
                               color="0.5")
                     axis.set_xticks([])
                     axis.set_yticks([])
+        _figure_title(figure, _image_set(points))
         _figure_legend(figure, axes.flat, rows=rows)
     return figure, notes
 
@@ -174,6 +182,12 @@ def _label(codec: str, sampler: str) -> str:
     name = load_card(codec).get("legend", codec)
     label = name if sampler == "default" else f"{name} ({sampler})"
     return f"{label} [{run}" if bracket else label
+
+
+def _figure_title(figure: Figure, dataset: str | None) -> None:
+    """The image set's label above the panels."""
+    if dataset is not None:
+        figure.suptitle(dataset, fontsize=9)
 
 
 def _figure_legend(figure: Figure, axes, rows: int, columns: int = 5) -> None:
@@ -195,7 +209,7 @@ def dp_points(points: pd.DataFrame, distortion: str = "psnr", perception: str = 
     its distortion and its perception value), with a ``panel`` column naming the rate point
     of the multi-sampler codec it belongs to ("all" when no codec has several samplers)."""
     points = runs_apart(points)
-    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    dataset = _image_set(points)
     usable = points.dropna(subset=[c for c in ("bpp", distortion, perception) if c in points])
     if distortion not in usable or perception not in usable:
         return pd.DataFrame(columns=DRAWN_COLUMNS + ["panel"])
@@ -226,7 +240,7 @@ def plot_distortion_perception(
     """At each rate point of every codec with several samplers: distortion (x) against
     perception (y) across its samplers, joined in the samplers' order, with each other
     curve's point nearest in bpp for comparison. Draws exactly :func:`dp_points`; one
-    legend entry per codec and sampler."""
+    legend entry per codec and sampler; titled with the image set's label."""
     drawn = dp_points(points, distortion, perception)
     wide = drawn.pivot_table(index=["panel", "codec", "sampler", "point", "bpp"], columns="metric",
                              values="value", sort=False).reset_index()
@@ -253,6 +267,7 @@ def plot_distortion_perception(
                              facecolors=colour if own else "none", linewidths=1.0)
             axis.set_xlabel(metric_title(distortion))
             axis.set_ylabel(metric_title(perception))
+        _figure_title(figure, _image_set(points))
         _figure_legend(figure, axes[0], rows=1, columns=4)
     return figure
 
@@ -275,8 +290,9 @@ def draw_results(
     folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
     distortion: str = "psnr", perception: str = "fid", ci: bool = False,
 ) -> tuple[list[Path], list[str]]:
-    """Fig. 3 and the distortion-perception view of every image set under ``folder`` (only
-    the set ``dataset`` names, when given), each written as ``out``-LABEL.png/.pdf/.csv and
+    """Fig. 3 and the distortion-perception view of every image set under ``folder`` (when
+    ``dataset`` is given, only the sets it names: a label, the label as a file-name part, or
+    a name that several sets share), each written as ``out``-LABEL.png/.pdf/.csv and
     ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
     curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands. Returns the
     paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
@@ -293,7 +309,9 @@ def draw_results(
                               how="left")
     groups = dataset_groups(points)
     if dataset is not None:
-        groups = [(label, group) for label, group in groups if dataset in (label, file_label(label))]
+        names = points.dataset  # the sets' own names; each group's dataset column holds its label
+        groups = [(label, group) for label, group in groups
+                  if dataset in (label, file_label(label), *names[group.index])]
         if not groups:
             raise RdpbenchError(f"no results on dataset {dataset!r}; there are: "
                                 f"{', '.join(label for label, _ in dataset_groups(points))}")

@@ -334,7 +334,8 @@ def collect_points(folder: Path) -> pd.DataFrame:
 def dataset_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(dataset label, its points) for every image set in ``points``, told apart by content
     (``dataset_sha256``) where known, else by name. Two sets that share a name get the first
-    8 characters of their content hash appended; results without any dataset are "unknown"."""
+    8 characters of their content hash appended; results without any dataset are "unknown".
+    Each set's points hold its label in their ``dataset`` column."""
     names = points.get("dataset", pd.Series(index=points.index, dtype=object)).fillna("unknown")
     hashes = points.get("dataset_sha256", pd.Series(index=points.index, dtype=object))
     keys = hashes.where(hashes.notna(), "name:" + names.astype(str))
@@ -342,7 +343,7 @@ def dataset_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     for key, name in dict.fromkeys(zip(keys, names)):
         shared = len({k for k, n in zip(keys, names) if n == name}) > 1
         labels[key] = f"{name}-{key[:8]}" if shared and not key.startswith("name:") else name
-    return [(labels[key], points[keys == key]) for key in dict.fromkeys(keys)]
+    return [(labels[key], points[keys == key].assign(dataset=labels[key])) for key in dict.fromkeys(keys)]
 
 
 def runs_apart(points: pd.DataFrame) -> pd.DataFrame:

@@ -263,3 +263,54 @@ def test_draw_results_raises_one_line_rdpbench_errors(results, tmp_path):
         with pytest.raises(RdpbenchError, match=message) as raised:
             draw_results(folder, **options)
         assert "\n" not in str(raised.value)
+
+
+def test_each_figure_names_its_image_set(mixed):
+    for label, group in dataset_groups(collect_points(mixed)):
+        figure, _ = plot_rd_grid(group)
+        assert figure.get_suptitle() == label
+        assert plot_distortion_perception(group, "psnr", "fid").get_suptitle() == label
+
+
+@pytest.fixture
+def same_name(tmp_path):
+    """Two image sets both called "imgs" (two folders of that name), told apart by content."""
+    import hashlib
+
+    from results_factory import ANCHOR, ANCHOR_BPP, write_run
+
+    folder = tmp_path / "same-name"
+    identities = [hashlib.sha256(text.encode()).hexdigest() for text in ("first imgs", "second imgs")]
+    write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)}, dataset="imgs",
+              identity=identities[0])
+    write_run(folder, "msh", {"default": (ANCHOR_BPP, ANCHOR)}, dataset="imgs", identity=identities[1])
+    # dataset_groups' rule: a shared name gets the first 8 characters of the set's content hash
+    return folder, [f"imgs-{identity[:8]}" for identity in identities]
+
+
+def test_sets_sharing_a_name_carry_their_file_names_label_in_csv_and_title(same_name):
+    from rdpbench.plots import draw_results
+
+    folder, labels = same_name
+    written, _ = draw_results(folder)
+    for label, codec in zip(labels, ("jpeg", "msh")):
+        for stem in (f"fig3-{label}", f"fig3-{label}-dp"):
+            drawn = pd.read_csv(folder / f"{stem}.csv")
+            assert set(drawn.dataset) == {label} and set(drawn.codec) == {codec}
+    assert [label for label, _ in dataset_groups(collect_points(folder))] == labels
+    for label, group in dataset_groups(collect_points(folder)):
+        assert plot_rd_grid(group)[0].get_suptitle() == label
+
+
+def test_plot_dataset_takes_a_shared_name_or_a_full_label(same_name):
+    folder, labels = same_name
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", "imgs"])
+    assert result.exit_code == 0, result.output
+    assert all((folder / f"fig3-{label}.png").is_file() for label in labels)
+    for path in folder.glob("fig3-*"):
+        path.unlink()
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", labels[1]])
+    assert result.exit_code == 0, result.output
+    assert not (folder / f"fig3-{labels[0]}.png").exists() and (folder / f"fig3-{labels[1]}.png").is_file()
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", "clic"])
+    assert result.exit_code == 1 and f"there are: {labels[0]}, {labels[1]}" in result.output
