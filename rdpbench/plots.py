@@ -239,8 +239,11 @@ def plot_distortion_perception(
 ) -> NotebookFigure:
     """At each rate point of every codec with several samplers: distortion (x) against
     perception (y) across its samplers, joined in the samplers' order, with each other
-    curve's point nearest in bpp for comparison. Draws exactly :func:`dp_points`; one
-    legend entry per codec and sampler; titled with the image set's label."""
+    curve's point nearest in bpp for comparison, its rate written beside it (the samplers'
+    rate is the panel's title). When no codec has several samplers, one panel draws every
+    curve across its rate points, each point's rate beside it. Draws exactly
+    :func:`dp_points`; one legend entry per codec and sampler; titled with the image set's
+    label."""
     drawn = dp_points(points, distortion, perception)
     wide = drawn.pivot_table(index=["panel", "codec", "sampler", "point", "bpp"], columns="metric",
                              values="value", sort=False).reset_index()
@@ -253,23 +256,39 @@ def plot_distortion_perception(
         for axis, panel in zip(axes[0], panels):
             chosen = wide[wide.panel == panel]
             codec = None if panel == "all" else panel.split(" q")[0]  # the panel's multi-sampler codec
-            if codec:
+            if codec is None:
+                for (curve_codec, sampler), curve in chosen.groupby(["codec", "sampler"], sort=False):
+                    colour, line, marker, label = styles[(curve_codec, sampler, False)]
+                    curve = curve.sort_values("bpp")
+                    axis.plot(curve[distortion], curve[perception], color=colour, linestyle=line, marker=marker,
+                              markersize=3.5, linewidth=1.0, label=label)
+                    for row in curve.itertuples(index=False):
+                        _rate_label(axis, row, distortion, perception)
+            else:
                 samplers = chosen[chosen.codec == codec]
                 axis.plot(samplers[distortion], samplers[perception], linewidth=0.8, alpha=0.6,
                           color=styles[(codec, samplers.sampler.iloc[0], False)][0])
                 axis.set_title(panel)
-            for row in chosen.itertuples(index=False):
-                colour, _, marker, label = styles[(row.codec, row.sampler, False)]
-                own = codec is None or row.codec == codec
-                # other curves' nearest-rate points are context: hollow, so none hides the samplers'
-                axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker, s=18 if own else 30,
-                             label=label, zorder=3 if own else 4, edgecolors=colour,
-                             facecolors=colour if own else "none", linewidths=1.0)
+                for row in chosen.itertuples(index=False):
+                    colour, _, marker, label = styles[(row.codec, row.sampler, False)]
+                    own = row.codec == codec
+                    # other curves' nearest-rate points are context: hollow, so none hides the samplers'
+                    axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker,
+                                 s=18 if own else 30, label=label, zorder=3 if own else 4, edgecolors=colour,
+                                 facecolors=colour if own else "none", linewidths=1.0)
+                    if not own:
+                        _rate_label(axis, row, distortion, perception)
             axis.set_xlabel(metric_title(distortion))
             axis.set_ylabel(metric_title(perception))
         _figure_title(figure, _image_set(points))
         _figure_legend(figure, axes[0], rows=1, columns=4)
     return figure
+
+
+def _rate_label(axis, row, distortion: str, perception: str) -> None:
+    """A drawn point's rate, written beside it."""
+    axis.annotate(f"{row.bpp:.3f} bpp", (getattr(row, distortion), getattr(row, perception)), xytext=(3, 3),
+                  textcoords="offset points", fontsize=5.5, color="0.3")
 
 
 def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:

@@ -314,3 +314,32 @@ def test_plot_dataset_takes_a_shared_name_or_a_full_label(same_name):
     assert not (folder / f"fig3-{labels[0]}.png").exists() and (folder / f"fig3-{labels[1]}.png").is_file()
     result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", "clic"])
     assert result.exit_code == 1 and f"there are: {labels[0]}, {labels[1]}" in result.output
+
+
+def test_distortion_perception_of_one_sampler_codecs_draws_labelled_curves_with_their_rates(tmp_path):
+    from results_factory import ANCHOR, ANCHOR_BPP, write_run
+
+    folder = tmp_path / "one-sampler"
+    better = {m: [v + 1 for v in values] for m, values in ANCHOR.items()}
+    write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)})
+    write_run(folder, "msh", {"default": (ANCHOR_BPP, better)})
+    figure = plot_distortion_perception(collect_points(folder), "psnr", "fid")
+    [axis] = figure.axes
+    assert sorted(text.get_text() for text in figure.legends[0].get_texts()) == ["jpeg", "msh"]
+    curves = {line.get_label(): line for line in axis.lines}
+    assert list(curves["jpeg"].get_xdata()) == pytest.approx(ANCHOR["psnr"])
+    assert list(curves["jpeg"].get_ydata()) == pytest.approx(ANCHOR["fid"])
+    assert list(curves["msh"].get_xdata()) == pytest.approx(better["psnr"])
+    assert list(curves["msh"].get_ydata()) == pytest.approx(better["fid"])
+    # every point carries its rate: jpeg at 0.2, 0.4, 0.8 bpp, msh at 0.1, 0.2, 0.4
+    expected = [(f"{bpp:.3f} bpp", psnr, fid) for bpp, psnr, fid in zip([0.2, 0.4, 0.8], ANCHOR["psnr"], ANCHOR["fid"])]
+    expected += [(f"{bpp:.3f} bpp", psnr, fid) for bpp, psnr, fid in zip(ANCHOR_BPP, better["psnr"], better["fid"])]
+    written = [(text.get_text(), round(text.xy[0], 6), round(text.xy[1], 6)) for text in axis.texts]
+    assert sorted(written) == sorted(expected)
+
+
+def test_distortion_perception_context_points_carry_their_rates(results):
+    figure = plot_distortion_perception(collect_points(results), "psnr", "fid")
+    # at ours' 0.09 bpp the nearest jpeg point is its lowest, 0.2 bpp, msh's its lowest, 0.1 bpp;
+    # the samplers' own rate is the panel's title
+    assert sorted(text.get_text() for text in figure.axes[0].texts) == ["0.100 bpp", "0.200 bpp"]
