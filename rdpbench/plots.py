@@ -1,7 +1,8 @@
 """Figures: the paper's Fig. 3 (eight metrics against bpp) and the distortion-perception view.
 
 A figure shows one image set: :func:`rdpbench.results.dataset_groups` splits results by dataset identity, so a
-line never joins points measured on two sets. Each figure is drawn from a long table of the
+line never joins points measured on two sets, and the figure's title, its CSV and its file name
+carry the set's label. Each figure is drawn from a long table of the
 points it shows (:func:`rd_grid_points`, :func:`dp_points`), written beside it as CSV, so
 what a reader sees and what a user re-plots are the same numbers.
 
@@ -9,25 +10,30 @@ Colours tell codecs apart; line style and marker tell the samplers of one codec 
 Published reference curves (from codec cards) are always dashed, with hollow markers and
 "(published)" in the legend, never confused with measured lines. The legend lists only
 curves with at least one drawn point; a metric that a curve lacks leaves that panel without
-the curve, and a note says so.
+the curve, and a note says so. :func:`draw_results` writes both figures of every image set
+under a results folder, as ``rdpbench plot`` does.
+
+Figures are :class:`NotebookFigure` objects, never pyplot's: drawing one leaves the selected
+backend and pyplot's figures alone, :func:`save_figure` writes it on any machine (no display
+needed), and a notebook shows it when it is a cell's value.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from .report import arrow  # noqa: E402
-from .results import runs_apart  # noqa: E402
+from .errors import RdpbenchError
+from .report import arrow, point_intervals
+from .results import collect_images, collect_points, dataset_groups, runs_apart, write_csv
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
@@ -38,6 +44,16 @@ PUBLISHED_STYLE = ("--", "x")
 COLUMN_WIDTH_IN = 7.16  # a two-column paper's full text width
 #: Columns of the CSV written beside every figure: one row per drawn point and metric.
 DRAWN_COLUMNS = ["dataset", "codec", "sampler", "published", "point", "bpp", "metric", "value"]
+
+
+class NotebookFigure(Figure):
+    """A matplotlib Figure that IPython shows as a PNG when it is a cell's value, whichever
+    backend is selected (the inline backend's own figure formatter comes first when active)."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def metric_title(metric: str) -> str:
@@ -68,7 +84,7 @@ def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
     from :func:`rdpbench.report.point_intervals`)."""
     published = published if published is not None else pd.DataFrame()
     points = runs_apart(points)
-    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    dataset = _image_set(points)
     rows = []
     for metric in itertools.chain.from_iterable(panels):
         for (codec, sampler, is_published), curve in _curves(points, published):
@@ -81,6 +97,11 @@ def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
                                  float(row[metric]), *interval])
     drawn = pd.DataFrame(rows, columns=DRAWN_COLUMNS + ["ci95_low", "ci95_high"])
     return drawn if drawn[["ci95_low", "ci95_high"]].notna().any().any() else drawn[DRAWN_COLUMNS]
+
+
+def _image_set(points: pd.DataFrame) -> str | None:
+    """The label of the image set ``points`` were measured on (their ``dataset`` column)."""
+    return points.dataset.iloc[0] if "dataset" in points and len(points) else None
 
 
 def _number(value) -> float:
@@ -108,10 +129,11 @@ def _styles(curves: list[tuple[str, str, bool]]) -> dict:
 
 def plot_rd_grid(
     points: pd.DataFrame, published: pd.DataFrame | None = None, panels=FIG3_PANELS
-) -> tuple[plt.Figure, list[str]]:
-    """Fig. 3 of one image set: one panel per metric (rows x columns of ``panels``), bpp on
-    x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
-    :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
+) -> tuple[NotebookFigure, list[str]]:
+    """Fig. 3 of one image set, titled with its label: one panel per metric (rows x columns
+    of ``panels``), bpp on x, one line per codec and sampler, one shared legend of the curves
+    drawn. Draws exactly :func:`rd_grid_points`. Returns the figure and notes on metrics a
+    curve lacks."""
     drawn = rd_grid_points(points, published, panels)
     curves = list(dict.fromkeys(zip(drawn.codec, drawn.sampler, drawn.published)))
     styles = _styles(curves)
@@ -123,8 +145,9 @@ def plot_rd_grid(
         if missing:
             notes.append(f"{_label(codec, sampler)}: no {', '.join(missing)}; left out of "
                          f"{'that panel' if len(missing) == 1 else 'those panels'}")
-    with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure, axes = plt.subplots(rows, columns, figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6), squeeze=False)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
+        figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6))
+        axes = figure.subplots(rows, columns, squeeze=False)
         for row, names in enumerate(panels):
             for column, metric in enumerate(names):
                 axis = axes[row][column]
@@ -145,6 +168,7 @@ def plot_rd_grid(
                               color="0.5")
                     axis.set_xticks([])
                     axis.set_yticks([])
+        _figure_title(figure, _image_set(points))
         _figure_legend(figure, axes.flat, rows=rows)
     return figure, notes
 
@@ -160,7 +184,13 @@ def _label(codec: str, sampler: str) -> str:
     return f"{label} [{run}" if bracket else label
 
 
-def _figure_legend(figure: plt.Figure, axes, rows: int, columns: int = 5) -> None:
+def _figure_title(figure: Figure, dataset: str | None) -> None:
+    """The image set's label above the panels."""
+    if dataset is not None:
+        figure.suptitle(dataset, fontsize=9)
+
+
+def _figure_legend(figure: Figure, axes, rows: int, columns: int = 5) -> None:
     """One legend below the panels with each drawn label once."""
     handles, labels = [], []
     for axis in axes:
@@ -179,7 +209,7 @@ def dp_points(points: pd.DataFrame, distortion: str = "psnr", perception: str = 
     its distortion and its perception value), with a ``panel`` column naming the rate point
     of the multi-sampler codec it belongs to ("all" when no codec has several samplers)."""
     points = runs_apart(points)
-    dataset = points.dataset.iloc[0] if "dataset" in points and len(points) else None
+    dataset = _image_set(points)
     usable = points.dropna(subset=[c for c in ("bpp", distortion, perception) if c in points])
     if distortion not in usable or perception not in usable:
         return pd.DataFrame(columns=DRAWN_COLUMNS + ["panel"])
@@ -206,53 +236,120 @@ def dp_points(points: pd.DataFrame, distortion: str = "psnr", perception: str = 
 
 def plot_distortion_perception(
     points: pd.DataFrame, distortion: str = "psnr", perception: str = "fid"
-) -> plt.Figure:
+) -> NotebookFigure:
     """At each rate point of every codec with several samplers: distortion (x) against
     perception (y) across its samplers, joined in the samplers' order, with each other
-    curve's point nearest in bpp for comparison. Draws exactly :func:`dp_points`; one
-    legend entry per codec and sampler."""
+    curve's point nearest in bpp for comparison, its rate written beside it (the samplers'
+    rate is the panel's title). When no codec has several samplers, one panel draws every
+    curve across its rate points, each point's rate beside it. Draws exactly
+    :func:`dp_points`; one legend entry per codec and sampler; titled with the image set's
+    label."""
     drawn = dp_points(points, distortion, perception)
     wide = drawn.pivot_table(index=["panel", "codec", "sampler", "point", "bpp"], columns="metric",
                              values="value", sort=False).reset_index()
     panels = list(dict.fromkeys(wide.panel)) or ["all"]
     curves = list(dict.fromkeys((c, s, False) for c, s in zip(wide.codec, wide.sampler)))
     styles = _styles(curves)
-    with sns.axes_style("whitegrid"), plt.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure, axes = plt.subplots(1, len(panels), figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9),
-                                    squeeze=False)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
+        figure = NotebookFigure(figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9))
+        axes = figure.subplots(1, len(panels), squeeze=False)
         for axis, panel in zip(axes[0], panels):
             chosen = wide[wide.panel == panel]
             codec = None if panel == "all" else panel.split(" q")[0]  # the panel's multi-sampler codec
-            if codec:
+            if codec is None:
+                for (curve_codec, sampler), curve in chosen.groupby(["codec", "sampler"], sort=False):
+                    colour, line, marker, label = styles[(curve_codec, sampler, False)]
+                    curve = curve.sort_values("bpp")
+                    axis.plot(curve[distortion], curve[perception], color=colour, linestyle=line, marker=marker,
+                              markersize=3.5, linewidth=1.0, label=label)
+                    for row in curve.itertuples(index=False):
+                        _rate_label(axis, row, distortion, perception)
+            else:
                 samplers = chosen[chosen.codec == codec]
                 axis.plot(samplers[distortion], samplers[perception], linewidth=0.8, alpha=0.6,
                           color=styles[(codec, samplers.sampler.iloc[0], False)][0])
                 axis.set_title(panel)
-            for row in chosen.itertuples(index=False):
-                colour, _, marker, label = styles[(row.codec, row.sampler, False)]
-                own = codec is None or row.codec == codec
-                # other curves' nearest-rate points are context: hollow, so none hides the samplers'
-                axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker, s=18 if own else 30,
-                             label=label, zorder=3 if own else 4, edgecolors=colour,
-                             facecolors=colour if own else "none", linewidths=1.0)
+                for row in chosen.itertuples(index=False):
+                    colour, _, marker, label = styles[(row.codec, row.sampler, False)]
+                    own = row.codec == codec
+                    # other curves' nearest-rate points are context: hollow, so none hides the samplers'
+                    axis.scatter(getattr(row, distortion), getattr(row, perception), marker=marker,
+                                 s=18 if own else 30, label=label, zorder=3 if own else 4, edgecolors=colour,
+                                 facecolors=colour if own else "none", linewidths=1.0)
+                    if not own:
+                        _rate_label(axis, row, distortion, perception)
             axis.set_xlabel(metric_title(distortion))
             axis.set_ylabel(metric_title(perception))
+        _figure_title(figure, _image_set(points))
         _figure_legend(figure, axes[0], rows=1, columns=4)
     return figure
 
 
-def save_figure(figure: plt.Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
+def _rate_label(axis, row, distortion: str, perception: str) -> None:
+    """A drawn point's rate, written beside it."""
+    axis.annotate(f"{row.bpp:.3f} bpp", (getattr(row, distortion), getattr(row, perception)), xytext=(3, 3),
+                  textcoords="offset points", fontsize=5.5, color="0.3")
+
+
+def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
     """Write ``stem``.png (300 dpi) and ``stem``.pdf, and ``stem``.csv with the points
     drawn when given; return the paths."""
-    from .results import write_csv
-
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     figure.savefig(paths[0], dpi=300, bbox_inches="tight")
     figure.savefig(paths[1], bbox_inches="tight")
-    plt.close(figure)
     if drawn is not None:
         paths.append(stem.with_name(stem.name + ".csv"))
         write_csv(drawn, paths[-1])
     return paths
+
+
+def draw_results(
+    folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
+    distortion: str = "psnr", perception: str = "fid", ci: bool = False,
+) -> tuple[list[Path], list[str]]:
+    """Fig. 3 and the distortion-perception view of every image set under ``folder`` (when
+    ``dataset`` is given, only the sets it names: a label, the label as a file-name part, or
+    a name that several sets share), each written as ``out``-LABEL.png/.pdf/.csv and
+    ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
+    curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands. Returns the
+    paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
+    from .codecs.cards import published_beside
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RdpbenchError(f"{folder} is not a folder")
+    points = collect_points(folder)
+    if points.empty:
+        raise RdpbenchError(f"no readable results under {folder} (a run writes points.csv when it completes)")
+    if ci:
+        points = points.merge(point_intervals(collect_images(folder)), on=["run", "codec", "quality", "sampler"],
+                              how="left")
+    groups = dataset_groups(points)
+    if dataset is not None:
+        names = points.dataset  # the sets' own names; each group's dataset column holds its label
+        groups = [(label, group) for label, group in groups
+                  if dataset in (label, file_label(label), *names[group.index])]
+        if not groups:
+            raise RdpbenchError(f"no results on dataset {dataset!r}; there are: "
+                                f"{', '.join(label for label, _ in dataset_groups(points))}")
+    base = Path(out) if out else folder / "fig3"
+    written, notes = [], []
+    for label, group in groups:
+        stem = base.with_name(f"{base.name}-{file_label(label)}")
+        reference = published_beside(group) if published else None
+        figure, missing = plot_rd_grid(group, reference)
+        notes += [f"{label}: {note}" for note in missing]
+        try:
+            written += save_figure(figure, stem, rd_grid_points(group, reference))
+            drawn = dp_points(group, distortion, perception)
+            if drawn.empty:
+                notes.append(f"{label}: no rate point has both {distortion} and {perception}; "
+                             "no distortion-perception view")
+            else:
+                written += save_figure(plot_distortion_perception(group, distortion, perception),
+                                       stem.with_name(stem.name + "-dp"), drawn)
+        except OSError as error:
+            raise RdpbenchError(f"cannot write the figures to {stem}: {error.strerror or error}") from None
+    return written, notes

@@ -38,6 +38,12 @@ def parse_anchor(anchor: str) -> tuple[str, str]:
     return codec, sampler or "default"
 
 
+def curve_name(codec: str, sampler: str) -> str:
+    """A curve as an anchor names it, the inverse of :func:`parse_anchor`: ("msh", "default")
+    -> ``"msh"``; ("ours", "ddim10") -> ``"ours@ddim10"``."""
+    return codec if sampler == "default" else f"{codec}@{sampler}"
+
+
 def bd_table(points: pd.DataFrame, anchor: str = "msh", method: str = BD_METHOD) -> pd.DataFrame:
     """BD-rate (%) and BD-metric of every curve against ``anchor``, for every metric with a
     known direction. Columns: codec, sampler, metric, bd_rate_percent, bd_metric, note."""
@@ -46,7 +52,7 @@ def bd_table(points: pd.DataFrame, anchor: str = "msh", method: str = BD_METHOD)
     anchor_key = parse_anchor(anchor)
     curves = {key: group.sort_values("bpp") for key, group in points.groupby(["codec", "sampler"], sort=False)}
     if anchor_key not in curves:
-        available = ", ".join(f"{c}@{s}" if s != "default" else c for c, s in curves)
+        available = ", ".join(curve_name(*curve) for curve in curves)
         raise RdpbenchError(f"anchor {anchor!r} is not among the results; available: {available}")
     reference = curves[anchor_key]
     rows = []
@@ -144,22 +150,26 @@ def default_anchor(points: pd.DataFrame) -> str:
     curves = list(dict.fromkeys(zip(points.codec, points.sampler)))
     if ("msh", "default") in curves:
         return "msh"
-    codec, sampler = curves[0]
-    return codec if sampler == "default" else f"{codec}@{sampler}"
+    return curve_name(*curves[0])
 
 
 def write_report(folder: Path, out: Path | None = None, anchor: str | None = None) -> list[Path]:
     """report.md, report_points.csv and report_bd.csv for the results under ``folder``, one
     section per image set; BD values against ``anchor`` within each set (default:
-    :func:`default_anchor` of that set)."""
+    :func:`default_anchor` of that set). An ``anchor`` that is no curve of any set is an
+    RdpbenchError naming the curves, raised before anything is written."""
     points = collect_points(folder)
     if points.empty:
         raise RdpbenchError(f"no results under {folder} (no run folder and no CompressAI JSON file)")
+    groups = [(dataset, runs_apart(group)) for dataset, group in dataset_groups(points)]
+    curves = dict.fromkeys(curve for _, group in groups for curve in zip(group.codec, group.sampler))
+    if anchor and parse_anchor(anchor) not in curves:
+        raise RdpbenchError(f"anchor {anchor!r} is not among the results under {folder}; the curves are: "
+                            f"{', '.join(curve_name(*curve) for curve in curves)}")
     out = Path(out or folder)
     markdown = [f"# Results under {folder}", "", *variants_section(collect_metric_variants(folder))]
     tables, bd_tables = [], []
-    for dataset, group in dataset_groups(points):
-        group = runs_apart(group)
+    for dataset, group in groups:
         table = points_table(group)
         chosen = anchor or default_anchor(group)
         if anchor and parse_anchor(anchor) not in set(zip(group.codec, group.sampler)):

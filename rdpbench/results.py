@@ -238,11 +238,17 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def run_folders(folder: Path) -> list[Path]:
-    """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders (the
-    per-rank parts of a torchrun) are not results."""
+def _results_files(folder: Path, pattern: str) -> list[Path]:
+    """Files named ``pattern`` under ``folder``, sorted, leaving out hidden files and every
+    file under a hidden folder below ``folder`` (the per-rank parts of a torchrun)."""
     root = Path(folder)
-    return sorted(path.parent for path in root.rglob(MANIFEST) if not is_hidden(path.parent, root))
+    return sorted(path for path in root.rglob(pattern) if not is_hidden(path, root))
+
+
+def run_folders(folder: Path) -> list[Path]:
+    """Every run folder (one holding run.json) under ``folder``, sorted; hidden folders are
+    not results."""
+    return sorted(path.parent for path in _results_files(folder, MANIFEST))
 
 
 def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:
@@ -271,8 +277,9 @@ def _dataset_columns(frame: pd.DataFrame, manifest: dict) -> None:
 
 def collect_points(folder: Path) -> pd.DataFrame:
     """Rate points of every run under ``folder``, plus any CompressAI JSON file there that is
-    not a run's own export; column ``source`` tells "measured" from "compressai-json", and
-    ``dataset`` / ``dataset_sha256`` say which image set each point was measured on.
+    not a run's own export (hidden files and folders left out); column ``source`` tells
+    "measured" from "compressai-json", and ``dataset`` / ``dataset_sha256`` say which image
+    set each point was measured on.
 
     A damaged file is named in a DamagedResultsWarning and skipped; the rest is returned."""
     frames = []
@@ -282,8 +289,8 @@ def collect_points(folder: Path) -> pd.DataFrame:
         _dataset_columns(frame, manifest)
         frames.append(frame)
     run_paths = set(run_folders(folder))
-    for path in sorted(Path(folder).rglob("*.json")):
-        if path.name == MANIFEST or path.parent in run_paths or path.name.startswith("."):
+    for path in _results_files(folder, "*.json"):
+        if path.name == MANIFEST or path.parent in run_paths:
             continue
         try:
             frame = read_compressai_json(path)
@@ -300,7 +307,8 @@ def collect_points(folder: Path) -> pd.DataFrame:
 def dataset_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(dataset label, its points) for every image set in ``points``, told apart by content
     (``dataset_sha256``) where known, else by name. Two sets that share a name get the first
-    8 characters of their content hash appended; results without any dataset are "unknown"."""
+    8 characters of their content hash appended; results without any dataset are "unknown".
+    Each set's points hold its label in their ``dataset`` column."""
     names = points.get("dataset", pd.Series(index=points.index, dtype=object)).fillna("unknown")
     hashes = points.get("dataset_sha256", pd.Series(index=points.index, dtype=object))
     keys = hashes.where(hashes.notna(), "name:" + names.astype(str))
@@ -308,7 +316,7 @@ def dataset_groups(points: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     for key, name in dict.fromkeys(zip(keys, names)):
         shared = len({k for k, n in zip(keys, names) if n == name}) > 1
         labels[key] = f"{name}-{key[:8]}" if shared and not key.startswith("name:") else name
-    return [(labels[key], points[keys == key]) for key in dict.fromkeys(keys)]
+    return [(labels[key], points[keys == key].assign(dataset=labels[key])) for key in dict.fromkeys(keys)]
 
 
 def runs_apart(points: pd.DataFrame) -> pd.DataFrame:

@@ -4,22 +4,19 @@ measured numbers. Reads the reconstructions that ``run --save-images`` keeps."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from .datasets import get_dataset  # noqa: E402
-from .errors import DamagedResultsError, RdpbenchError  # noqa: E402
-from .images import load_image  # noqa: E402
-from .results import IMAGES_CSV, MANIFEST, read_images, read_manifest, run_folders  # noqa: E402
-
-COLUMN_WIDTH_IN = 7.16
+from .datasets import get_dataset
+from .errors import DamagedResultsError, RdpbenchError
+from .images import load_image
+from .plots import COLUMN_WIDTH_IN, NotebookFigure
+from .results import IMAGES_CSV, MANIFEST, read_images, read_manifest, run_folders
 
 
 @dataclass
@@ -45,7 +42,10 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tu
     """The original, then each codec/sampler's reconstruction of ``image`` at the rate point
     whose bpp for this image is nearest ``bpp`` (each curve's lowest when None). Only runs on
     the same image set as the first run holding the image are used. Returns the panels and
-    notes (runs that measured the image but kept no reconstruction)."""
+    notes (runs that measured the image but kept no reconstruction). A ``bpp`` that is not a
+    positive finite number is an RdpbenchError."""
+    if bpp is not None and not (math.isfinite(bpp) and bpp > 0):
+        raise RdpbenchError(f"--bpp {bpp}: give a rate in bits per pixel, a positive finite number such as 0.2")
     candidates, notes = [], []
     for run in run_folders(results):
         try:
@@ -104,7 +104,7 @@ def _caption(row, codec: str, sampler: str) -> str:
     return f"{label}\n{', '.join(numbers)}"
 
 
-def plot_comparison(panels: list[Panel], crop: tuple[int, int, int, int] | None = None) -> plt.Figure:
+def plot_comparison(panels: list[Panel], crop: tuple[int, int, int, int] | None = None) -> NotebookFigure:
     """Each panel's full image, the crop outlined, with the crop magnified in an inset and the
     caption below; up to 4 panels a row, at a two-column paper's full width."""
     height, width = panels[0].pixels.shape[:2]
@@ -114,9 +114,9 @@ def plot_comparison(panels: list[Panel], crop: tuple[int, int, int, int] | None 
     columns = min(len(panels), 4)
     rows = -(-len(panels) // columns)
     panel_width = COLUMN_WIDTH_IN / columns
-    figure, axes = plt.subplots(rows, columns, squeeze=False,
-                                figsize=(COLUMN_WIDTH_IN, rows * (panel_width * height / width + 0.45)))
-    with plt.rc_context({"font.size": 7}):
+    figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, rows * (panel_width * height / width + 0.45)))
+    axes = figure.subplots(rows, columns, squeeze=False)
+    with matplotlib.rc_context({"font.size": 7}):
         for axis, panel in zip(axes.flat, panels):
             axis.imshow(panel.pixels, interpolation="nearest")
             axis.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="yellow", linewidth=0.8))

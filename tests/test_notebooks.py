@@ -43,3 +43,8 @@ def test_notebook_executes(path, tmp_path, monkeypatch, image_folder):
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs
               if o.output_type == "error"]
     assert not errors
+    # Fig. 3, the distortion-perception view and Fig. 2 show as pictures, even under Agg
+    drawing = [cell for cell in notebook.cells if cell.cell_type == "code" and any(
+        f"{function}(" in cell.source for function in ("plot_rd_grid", "plot_distortion_perception", "plot_comparison"))]
+    assert len(drawing) == 3
+    assert all(any("image/png" in output.get("data", {}) for output in cell.outputs) for cell in drawing)

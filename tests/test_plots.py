@@ -1,6 +1,11 @@
 """Figures drawn from a small results folder: panels, titles, labels, legend."""
 
-import matplotlib.pyplot as plt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -25,7 +30,6 @@ def test_fig3_has_the_papers_eight_panels(results):
     axes = figure.axes
     assert [a.get_title() for a in axes] == EXPECTED_TITLES
     assert all(a.get_xlabel() == "bpp" for a in axes)
-    plt.close(figure)
 
 
 def test_fig3_legend_has_one_entry_per_codec_and_sampler_plus_published(results):
@@ -39,7 +43,6 @@ def test_fig3_legend_has_one_entry_per_codec_and_sampler_plus_published(results)
     published_line = next(l for l in psnr_axis.lines if l.get_label() == "HiFiC (published)")
     assert published_line.get_linestyle() == "--"
     assert all(l.get_linestyle() != "--" for l in psnr_axis.lines if "published" not in l.get_label())
-    plt.close(figure)
 
 
 def test_same_codec_same_colour_samplers_told_apart(results):
@@ -49,7 +52,6 @@ def test_same_codec_same_colour_samplers_told_apart(results):
     assert first.get_color() == second.get_color()
     assert (first.get_linestyle(), first.get_marker()) != (second.get_linestyle(), second.get_marker())
     assert lines["msh"].get_color() != first.get_color()
-    plt.close(figure)
 
 
 def test_missing_metrics_leave_lines_out_with_a_note(results):
@@ -57,7 +59,6 @@ def test_missing_metrics_leave_lines_out_with_a_note(results):
     musiq_axis = figure.axes[2]
     assert len(musiq_axis.lines) == 0
     assert "msh: no musiq, dbcnn; left out of those panels" in notes
-    plt.close(figure)
 
 
 def test_psnr_panel_plots_the_measured_numbers(results):
@@ -65,7 +66,6 @@ def test_psnr_panel_plots_the_measured_numbers(results):
     msh = next(l for l in figure.axes[7].lines if l.get_label() == "msh")
     assert list(msh.get_xdata()) == pytest.approx([0.1, 0.2, 0.4])
     assert list(msh.get_ydata()) == pytest.approx([27.0, 29.0, 31.0])
-    plt.close(figure)
 
 
 def test_distortion_perception_view_has_one_panel_per_rate_point_of_ours(results):
@@ -73,7 +73,6 @@ def test_distortion_perception_view_has_one_panel_per_rate_point_of_ours(results
     assert [a.get_title() for a in figure.axes] == [
         "ours q1, 0.090 bpp", "ours q2, 0.180 bpp", "ours q3, 0.360 bpp"]
     assert figure.axes[0].get_xlabel() == "PSNR (dB) ↑" and figure.axes[0].get_ylabel() == "FID ↓"
-    plt.close(figure)
 
 
 def test_cli_plot_and_report_write_their_files(results):
@@ -143,7 +142,6 @@ def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(m
         assert from_axes == from_csv
         labels = [text.get_text() for text in figure.legends[0].get_texts()]
         assert set(labels) == {line.get_label() for axis in figure.axes for line in axis.lines}
-        plt.close(figure)
 
 
 def test_plot_of_one_chosen_dataset(mixed):
@@ -158,7 +156,6 @@ def test_distortion_perception_legend_has_one_entry_per_curve(results):
     figure = plot_distortion_perception(collect_points(results), "psnr", "fid")
     labels = [text.get_text() for text in figure.legends[0].get_texts()]
     assert sorted(labels) == ["jpeg", "msh", "ours (ddim10)", "ours (ddpm100)"]
-    plt.close(figure)
 
 
 def test_report_keeps_image_sets_apart(mixed):
@@ -194,7 +191,6 @@ def test_ci_bands_are_the_bootstrap_interval_of_the_per_image_values(results):
     points = collect_points(results).merge(point_intervals(images), on=["run", "codec", "quality", "sampler"])
     figure, _ = plot_rd_grid(points)
     assert len(figure.axes[7].collections) == 4  # a band per curve in the PSNR panel
-    plt.close(figure)
 
 
 def test_a_codec_cards_legend_names_its_curves():
@@ -202,3 +198,148 @@ def test_a_codec_cards_legend_names_its_curves():
 
     assert _label("cdc-eps-rho0.9", "ddim500") == "yang (rho=0.9) (ddim500)"
     assert _label("msh", "default") == "msh"
+
+
+INLINE = "module://matplotlib_inline.backend_inline"
+
+
+def run_python(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter with no display and no backend chosen by the environment."""
+    repo = Path(__file__).parents[1]
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(repo), str(repo / "tests"), environment.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_importing_and_drawing_leave_a_notebooks_backend_alone(tmp_path):
+    """In Jupyter the inline backend is chosen before rdpbench is imported: importing and
+    drawing must not switch it, and the figures still save to files without a display."""
+    result = run_python(f"""
+        import matplotlib
+        matplotlib.use("{INLINE}")
+        from pathlib import Path
+        import numpy as np
+        import rdpbench.plots, rdpbench.show
+        from rdpbench.results import collect_points
+        from results_factory import make_results
+        print("after import:", matplotlib.get_backend())
+        points = collect_points(make_results(Path("results")))
+        figure, _ = rdpbench.plots.plot_rd_grid(points)
+        rdpbench.plots.save_figure(figure, Path("fig3"))
+        panels = [rdpbench.show.Panel(np.zeros((32, 48, 3), np.uint8), "original")]
+        rdpbench.plots.save_figure(rdpbench.show.plot_comparison(panels), Path("fig2"))
+        print("after drawing:", matplotlib.get_backend())
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"after import: {INLINE}", f"after drawing: {INLINE}"]
+    for name in ("fig3.png", "fig3.pdf", "fig2.png", "fig2.pdf"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_draw_results_writes_every_figure_of_a_folder_and_returns_paths_and_notes(results, tmp_path):
+    from rdpbench.plots import draw_results
+
+    written, notes = draw_results(results)
+    assert written == [results / f"fig3-kodak{suffix}" for suffix in (".png", ".pdf", ".csv")] + [
+        results / f"fig3-kodak-dp{suffix}" for suffix in (".png", ".pdf", ".csv")]
+    assert all(path.stat().st_size > 0 for path in written)
+    # the factory measures neither MUSIQ nor DBCNN
+    assert "kodak: msh: no musiq, dbcnn; left out of those panels" in notes
+    written, notes = draw_results(results, out=tmp_path / "figures" / "rd", published=False, perception="musiq")
+    assert written == [tmp_path / "figures" / f"rd-kodak{suffix}" for suffix in (".png", ".pdf", ".csv")]
+    assert "kodak: no rate point has both psnr and musiq; no distortion-perception view" in notes
+
+
+def test_draw_results_raises_one_line_rdpbench_errors(results, tmp_path):
+    from rdpbench.errors import RdpbenchError
+    from rdpbench.plots import draw_results
+
+    (tmp_path / "empty").mkdir()
+    for folder, options, message in ((tmp_path / "nowhere", {}, "is not a folder"),
+                                     (tmp_path / "empty", {}, "no readable results"),
+                                     (results, {"dataset": "clic"}, "there are: kodak")):
+        with pytest.raises(RdpbenchError, match=message) as raised:
+            draw_results(folder, **options)
+        assert "\n" not in str(raised.value)
+
+
+def test_each_figure_names_its_image_set(mixed):
+    for label, group in dataset_groups(collect_points(mixed)):
+        figure, _ = plot_rd_grid(group)
+        assert figure.get_suptitle() == label
+        assert plot_distortion_perception(group, "psnr", "fid").get_suptitle() == label
+
+
+@pytest.fixture
+def same_name(tmp_path):
+    """Two image sets both called "imgs" (two folders of that name), told apart by content."""
+    import hashlib
+
+    from results_factory import ANCHOR, ANCHOR_BPP, write_run
+
+    folder = tmp_path / "same-name"
+    identities = [hashlib.sha256(text.encode()).hexdigest() for text in ("first imgs", "second imgs")]
+    write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)}, dataset="imgs",
+              identity=identities[0])
+    write_run(folder, "msh", {"default": (ANCHOR_BPP, ANCHOR)}, dataset="imgs", identity=identities[1])
+    # dataset_groups' rule: a shared name gets the first 8 characters of the set's content hash
+    return folder, [f"imgs-{identity[:8]}" for identity in identities]
+
+
+def test_sets_sharing_a_name_carry_their_file_names_label_in_csv_and_title(same_name):
+    from rdpbench.plots import draw_results
+
+    folder, labels = same_name
+    written, _ = draw_results(folder)
+    for label, codec in zip(labels, ("jpeg", "msh")):
+        for stem in (f"fig3-{label}", f"fig3-{label}-dp"):
+            drawn = pd.read_csv(folder / f"{stem}.csv")
+            assert set(drawn.dataset) == {label} and set(drawn.codec) == {codec}
+    assert [label for label, _ in dataset_groups(collect_points(folder))] == labels
+    for label, group in dataset_groups(collect_points(folder)):
+        assert plot_rd_grid(group)[0].get_suptitle() == label
+
+
+def test_plot_dataset_takes_a_shared_name_or_a_full_label(same_name):
+    folder, labels = same_name
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", "imgs"])
+    assert result.exit_code == 0, result.output
+    assert all((folder / f"fig3-{label}.png").is_file() for label in labels)
+    for path in folder.glob("fig3-*"):
+        path.unlink()
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", labels[1]])
+    assert result.exit_code == 0, result.output
+    assert not (folder / f"fig3-{labels[0]}.png").exists() and (folder / f"fig3-{labels[1]}.png").is_file()
+    result = CliRunner().invoke(app, ["plot", str(folder), "--dataset", "clic"])
+    assert result.exit_code == 1 and f"there are: {labels[0]}, {labels[1]}" in result.output
+
+
+def test_distortion_perception_of_one_sampler_codecs_draws_labelled_curves_with_their_rates(tmp_path):
+    from results_factory import ANCHOR, ANCHOR_BPP, write_run
+
+    folder = tmp_path / "one-sampler"
+    better = {m: [v + 1 for v in values] for m, values in ANCHOR.items()}
+    write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)})
+    write_run(folder, "msh", {"default": (ANCHOR_BPP, better)})
+    figure = plot_distortion_perception(collect_points(folder), "psnr", "fid")
+    [axis] = figure.axes
+    assert sorted(text.get_text() for text in figure.legends[0].get_texts()) == ["jpeg", "msh"]
+    curves = {line.get_label(): line for line in axis.lines}
+    assert list(curves["jpeg"].get_xdata()) == pytest.approx(ANCHOR["psnr"])
+    assert list(curves["jpeg"].get_ydata()) == pytest.approx(ANCHOR["fid"])
+    assert list(curves["msh"].get_xdata()) == pytest.approx(better["psnr"])
+    assert list(curves["msh"].get_ydata()) == pytest.approx(better["fid"])
+    # every point carries its rate: jpeg at 0.2, 0.4, 0.8 bpp, msh at 0.1, 0.2, 0.4
+    expected = [(f"{bpp:.3f} bpp", psnr, fid) for bpp, psnr, fid in zip([0.2, 0.4, 0.8], ANCHOR["psnr"], ANCHOR["fid"])]
+    expected += [(f"{bpp:.3f} bpp", psnr, fid) for bpp, psnr, fid in zip(ANCHOR_BPP, better["psnr"], better["fid"])]
+    written = [(text.get_text(), round(text.xy[0], 6), round(text.xy[1], 6)) for text in axis.texts]
+    assert sorted(written) == sorted(expected)
+
+
+def test_distortion_perception_context_points_carry_their_rates(results):
+    figure = plot_distortion_perception(collect_points(results), "psnr", "fid")
+    # at ours' 0.09 bpp the nearest jpeg point is its lowest, 0.2 bpp, msh's its lowest, 0.1 bpp;
+    # the samplers' own rate is the panel's title
+    assert sorted(text.get_text() for text in figure.axes[0].texts) == ["0.100 bpp", "0.200 bpp"]

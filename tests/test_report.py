@@ -100,3 +100,18 @@ def test_report_without_msh_anchors_on_the_first_curve_and_says_so(tmp_path):
     report = write_report(results)[0].read_text()
     assert "Bjontegaard deltas against jpeg (the default anchor: there is no msh curve" in report
     assert len(pd.read_csv(results / "report_bd.csv")) > 0
+
+
+def test_an_unknown_anchor_is_an_error_naming_the_curves_and_leaves_the_report_alone(results):
+    from typer.testing import CliRunner
+
+    from rdpbench.cli import app
+
+    written = write_report(results, anchor="msh")
+    before = {path: path.read_bytes() for path in written}
+    result = CliRunner().invoke(app, ["report", str(results), "--anchor", "no-such-curve"])
+    assert result.exit_code == 1
+    [message] = result.output.strip().splitlines()
+    assert "'no-such-curve'" in message
+    assert all(curve in message for curve in ("jpeg", "msh", "ours@ddim10", "ours@ddpm100"))
+    assert {path: path.read_bytes() for path in written} == before

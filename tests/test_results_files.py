@@ -133,3 +133,17 @@ def test_resume_refuses_a_hand_edited_manifest_of_the_wrong_shape(image_folder, 
     (tmp_path / "run" / "run.json").write_text(json.dumps(manifest))
     with pytest.raises(RdpbenchError, match="run.json is damaged: .* not as rdpbench writes them; cannot resume"):
         evaluate(settings, progress=False)
+
+
+def test_files_under_a_hidden_folder_are_not_results(image_folder, tmp_path):
+    """A torchrun leaves each rank's part, CompressAI exports included, in ``.<run>.ranks/``
+    beside the run folder: those are parts of the run, not further curves."""
+    import shutil
+
+    results = tmp_path / "results"
+    run = evaluate(RunSettings(codec="jpeg", points=["10", "50"], dataset=str(image_folder), out=results,
+                               name="jpeg-images"), progress=False)
+    assert (run / "compressai-default.json").is_file()
+    shutil.copytree(run, results / ".jpeg-images.ranks" / "rank1of2")
+    points = collect_points(results)
+    assert set(points.source) == {"measured"} and sorted(points.quality) == ["10", "50"]

@@ -1,6 +1,5 @@
 """`rdpbench show`: the paper's Fig. 2 from saved reconstructions."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,7 +31,6 @@ def test_one_panel_per_codec_and_sampler_plus_the_original_with_measured_caption
     figure = plot_comparison(panels, (10, 5, 20, 20))
     shown = [axis for axis in figure.axes if axis.get_xlabel()]
     assert [axis.get_xlabel() for axis in shown] == [panel.caption for panel in panels]
-    plt.close(figure)
 
 
 def test_lowest_rate_by_default_and_a_run_without_saved_images_is_named(image_folder, tmp_path):
@@ -62,3 +60,13 @@ def test_cli_writes_png_and_pdf_and_refuses_a_crop_outside(image_folder, tmp_pat
     assert result.exit_code == 1 and "reaches outside the 80x48 image" in result.output
     with pytest.raises(RdpbenchError, match="x,y,w,h"):
         parse_crop("1,2,3")
+
+
+@pytest.mark.parametrize("bpp", ["nan", "inf", "-inf", "0", "-0.5"])
+def test_a_bpp_that_is_not_a_positive_rate_is_refused_in_one_line(image_folder, tmp_path, bpp):
+    run(image_folder, tmp_path, "jpeg", ["30"])
+    result = CliRunner().invoke(app, ["show", str(tmp_path), "--image", "img0", "--bpp", bpp])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    [message] = result.output.strip().splitlines()
+    assert message.startswith("error: ") and "bpp" in message
+    assert not list(tmp_path.glob("fig2-*"))
