@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 from .errors import RdpbenchError
 from .report import arrow, point_intervals
 from .results import collect_images, collect_points, dataset_groups, runs_apart, write_csv
+from .schema import curve_label
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
@@ -180,7 +181,7 @@ def _label(codec: str, sampler: str) -> str:
 
     sampler, bracket, run = sampler.partition(" [")
     name = load_card(codec).get("legend", codec)
-    label = name if sampler == "default" else f"{name} ({sampler})"
+    label = curve_label(name, sampler)
     return f"{label} [{run}" if bracket else label
 
 

@@ -19,11 +19,9 @@ import pandas as pd
 from .errors import RdpbenchError
 from .metrics import METRICS
 from .results import atomic_write_text, collect_metric_variants, collect_points, dataset_groups, runs_apart, write_csv
+from .schema import DEFAULT_SAMPLER, NOT_METRICS, curve_label
 
 BD_METHOD = "pchip"
-NOT_METRICS = {"codec", "quality", "sampler", "n_images", "bpp", "bpp_est", "encode_s", "decode_s", "source", "run",
-               "bytes", "height", "width", "image", "dataset", "dataset_sha256", "label", "citation"}
-
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """Metric columns of a results frame, registered metrics first in registry order."""
@@ -35,13 +33,13 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 def parse_anchor(anchor: str) -> tuple[str, str]:
     """``"msh"`` -> ("msh", "default"); ``"ours@msh"`` -> ("ours", "msh")."""
     codec, _, sampler = anchor.partition("@")
-    return codec, sampler or "default"
+    return codec, sampler or DEFAULT_SAMPLER
 
 
 def curve_name(codec: str, sampler: str) -> str:
     """A curve as an anchor names it, the inverse of :func:`parse_anchor`: ("msh", "default")
     -> ``"msh"``; ("ours", "ddim10") -> ``"ours@ddim10"``."""
-    return codec if sampler == "default" else f"{codec}@{sampler}"
+    return curve_label(codec, sampler, joiner="@{}")
 
 
 def bd_table(points: pd.DataFrame, anchor: str = "msh", method: str = BD_METHOD) -> pd.DataFrame:
@@ -148,7 +146,7 @@ def variants_section(variants: dict[str, dict[str, list[str]]]) -> list[str]:
 def default_anchor(points: pd.DataFrame) -> str:
     """``msh`` when its curve is among the results, else the first curve (CODEC[@SAMPLER])."""
     curves = list(dict.fromkeys(zip(points.codec, points.sampler)))
-    if ("msh", "default") in curves:
+    if ("msh", DEFAULT_SAMPLER) in curves:
         return "msh"
     return curve_name(*curves[0])
 

@@ -16,7 +16,9 @@ from .datasets import get_dataset
 from .errors import DamagedResultsError, RdpbenchError
 from .images import load_image
 from .plots import COLUMN_WIDTH_IN, NotebookFigure
-from .results import IMAGES_CSV, MANIFEST, read_images, read_manifest, run_folders
+from .paths import RunFolder
+from .results import read_images, read_manifest, run_folders
+from .schema import curve_label
 
 
 @dataclass
@@ -49,8 +51,8 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tu
     candidates, notes = [], []
     for run in run_folders(results):
         try:
-            manifest = read_manifest(run / MANIFEST)
-            rows = read_images(run / IMAGES_CSV, drop_cut_row=True)
+            manifest = read_manifest(RunFolder(run).manifest)
+            rows = read_images(RunFolder(run).images_csv, drop_cut_row=True)
         except (DamagedResultsError, FileNotFoundError):
             continue
         rows = rows[rows.image == image]
@@ -75,7 +77,7 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tu
             known = curve.dropna(subset=["bpp"])
             chosen = (known.loc[(known.bpp - bpp).abs().idxmin()] if bpp is not None and not known.empty
                       else curve.sort_values("bpp").iloc[0])
-            path = run / "images" / str(chosen.quality) / sampler / f"{image}.png"
+            path = RunFolder(run).image(str(chosen.quality), sampler, image)
             if not path.is_file():
                 notes.append(f"{path} is missing; left out")
                 continue
@@ -95,7 +97,7 @@ def _original(manifest: dict, image: str) -> np.ndarray:
 
 
 def _caption(row, codec: str, sampler: str) -> str:
-    label = codec if sampler == "default" else f"{codec} ({sampler})"
+    label = curve_label(codec, sampler)
     numbers = [f"{row.bpp:.3f} bpp" if np.isfinite(row.bpp) else "bpp unknown"]
     if "psnr" in row and np.isfinite(row.psnr):
         numbers.append(f"{row.psnr:.2f} dB")
