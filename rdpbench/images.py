@@ -127,3 +127,17 @@ def check_image(image: torch.Tensor) -> None:
         raise TypeError(
             f"expected a uint8 (3, H, W) image, got {image.dtype} of shape {tuple(image.shape)}"
         )
+
+
+def check_sizes(sizes: dict[str, tuple[int, int]], checks: list, failing: str) -> None:
+    """Run every ``check(name, height, width)`` on every image of ``sizes``; raise one
+    ImageError listing each failure, headed "N ``failing``"."""
+    problems = []
+    for name, (height, width) in sizes.items():
+        for check in checks:
+            try:
+                check(name, height, width)
+            except ImageError as error:
+                problems.append(str(error))
+    if problems:
+        raise ImageError(f"{len(problems)} {failing}:\n  " + "\n  ".join(problems))

@@ -20,6 +20,7 @@ def photo() -> torch.Tensor:
     return torch.from_numpy(make_photo(70, 90, seed=5)).permute(2, 0, 1).contiguous()
 
 
+@pytest.mark.subprocess
 def test_msh_round_trips_through_bytes_in_a_fresh_process(msh_weights, torch_home, photo, tmp_path):
     codec = get_codec("msh")
     data = codec.encode(photo, "1")

@@ -163,6 +163,7 @@ def test_one_ddim_step_is_the_update_formula():
         assert torch.allclose(result, x.clamp(-1, 1), atol=1e-5)
 
 
+@pytest.mark.subprocess
 def test_gamma0_decodes_alike_in_a_fresh_process_and_whatever_the_seed(eps_weights, photo, torch_home, tmp_path):
     codec = get_codec("cdc-eps-rho0")
     data = codec.encode(photo, "1")

@@ -148,6 +148,7 @@ def test_logistic_model_codes_at_its_own_rate(port_weights, photo):
     assert abs(payload_bits - bits) < abs(payload_bits - (bits - logistic_y_bits + gaussian_y_bits))
 
 
+@pytest.mark.subprocess
 def test_port_bytes_decode_alike_in_a_fresh_process(port_weights, photo, torch_home, tmp_path):
     codec = get_codec("hific")
     data = codec.encode(photo, "hi")

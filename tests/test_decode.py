@@ -32,6 +32,7 @@ def pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
+@pytest.mark.subprocess
 def test_jpeg_run_keeps_images_and_bitstreams_that_decode_to_them(image_folder, tmp_path):
     folder = saved_run(image_folder, tmp_path, codec="jpeg", points=["30"])
     bitstream = folder / "bitstreams" / "30" / "img1.rdpb"
@@ -43,6 +44,7 @@ def test_jpeg_run_keeps_images_and_bitstreams_that_decode_to_them(image_folder, 
     assert np.array_equal(pixels(tmp_path / "decoded.png"), pixels(saved))
 
 
+@pytest.mark.subprocess
 def test_msh_bytes_decode_alike_in_a_fresh_process(image_folder, tmp_path, msh_weights):
     folder = saved_run(image_folder, tmp_path, codec="msh", points=["1"])
     for image in ("img0", "img1", "img2"):
@@ -52,6 +54,7 @@ def test_msh_bytes_decode_alike_in_a_fresh_process(image_folder, tmp_path, msh_w
         assert np.array_equal(pixels(tmp_path / f"{image}.png"), pixels(folder / "images" / "1" / "default" / f"{image}.png"))
 
 
+@pytest.mark.subprocess
 def test_ours_decodes_saved_msh_bytes_with_its_seeded_sampler(image_folder, tmp_path, msh_weights):
     from test_codec_ours import TINY  # a tiny decoder, trained for 3 steps
 
@@ -96,6 +99,7 @@ def test_saving_later_fills_in_the_missing_files_without_changing_rows(image_fol
     assert rows_after.equals(rows_before)
 
 
+@pytest.mark.subprocess
 def test_decoding_with_the_wrong_codec_is_a_clear_error(image_folder, tmp_path):
     folder = saved_run(image_folder, tmp_path, codec="jpeg", points=["30"])
     result = decode_in_a_fresh_process(folder / "bitstreams" / "30" / "img0.rdpb", "--codec", "webp",

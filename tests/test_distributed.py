@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from PIL import Image
 
 from rdpbench.run import RunSettings, evaluate
 
 from conftest import make_photo, subprocess_env
+
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
 TIMES = ["encode_s", "decode_s"]
 

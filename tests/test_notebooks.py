@@ -11,6 +11,8 @@ import pandas as pd
 from rdpbench.run import RunSettings, evaluate
 from results_factory import make_results
 
+pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
+
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
 

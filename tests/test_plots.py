@@ -213,6 +213,7 @@ def run_python(script: str, cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.subprocess
 def test_importing_and_drawing_leave_a_notebooks_backend_alone(tmp_path):
     """In Jupyter the inline backend is chosen before rdpbench is imported: importing and
     drawing must not switch it, and the figures still save to files without a display."""

@@ -114,6 +114,7 @@ def test_resuming_with_another_dataset_is_refused(image_folder, tmp_path):
         run(image_folder, tmp_path / "results", name="same")
 
 
+@pytest.mark.subprocess
 def test_kill_9_loses_at_most_the_image_in_flight(image_folder, tmp_path):
     for index in range(3, 8):
         Image.open(image_folder / "img0.png").save(image_folder / f"img{index}.png")

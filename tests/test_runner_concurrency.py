@@ -5,12 +5,15 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from rdpbench.cli import app, expand_multi_value_options
 from rdpbench.schema import KEY_COLUMNS
 
 from conftest import subprocess_env
+
+pytestmark = pytest.mark.subprocess
 
 ENV = subprocess_env()
 

@@ -107,6 +107,7 @@ def wait_for_rows(images_csv: Path, n_rows: int, process: subprocess.Popen) -> N
     raise AssertionError(f"no {n_rows} rows in {images_csv} in time")
 
 
+@pytest.mark.subprocess
 def test_sigterm_and_sigkill_at_any_moment_then_resume_give_the_uninterrupted_results(six_images, tmp_path):
     env = subprocess_env(SLOW_SECONDS="0.15")
     reference = tmp_path / "reference"

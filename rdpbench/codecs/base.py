@@ -10,7 +10,7 @@ import torch
 
 from ..bitstream import Bitstream, BitstreamError
 from ..errors import ImageError, UnknownNameError
-from ..images import check_image
+from ..images import check_image, check_sizes
 from ..schema import DEFAULT_SAMPLER
 from ..weights import WeightFile
 from .options import CodecOption
@@ -79,14 +79,7 @@ class CodecBase:
     def check_images(self, sizes: dict[str, tuple[int, int]]) -> list[str]:
         """Raise ImageError naming every image (name -> (height, width)) the codec cannot
         take; return notes on what it will do with them."""
-        problems = []
-        for name, (height, width) in sizes.items():
-            try:
-                self.check_size(name, height, width)
-            except ImageError as error:
-                problems.append(str(error))
-        if problems:
-            raise ImageError(f"{len(problems)} image(s) cannot be coded:\n  " + "\n  ".join(problems))
+        check_sizes(sizes, [self.check_size], "image(s) cannot be coded")
         return []
 
     @classmethod

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from ..cache import cache_root, load_array, save_array
-from ..errors import ImageError, RdpbenchError
+from ..errors import RdpbenchError
+from ..images import check_sizes
 from .base import DistributionMetric, ImageMetric, get_metric
 from .features import PatchFeatures, patch_features
 from .fid import kid_subsets
@@ -56,15 +57,7 @@ class MetricSuite:
     def check_sizes(self, sizes: dict[str, tuple[int, int]]) -> int:
         """Raise ImageError naming every image a metric cannot take; return the patch count
         of the set."""
-        problems = []
-        for name, (height, width) in sizes.items():
-            for metric in self.image_metrics:
-                try:
-                    metric.check_size(name, height, width)
-                except ImageError as error:
-                    problems.append(str(error))
-        if problems:
-            raise ImageError(f"{len(problems)} image/metric pair(s) cannot be scored:\n  " + "\n  ".join(problems))
+        check_sizes(sizes, [metric.check_size for metric in self.image_metrics], "image/metric pair(s) cannot be scored")
         if not self.extractor:
             return 0
         n_patches = self.patch_count(sizes)
