@@ -147,3 +147,14 @@ def test_a_refused_download_says_where_else_to_look(torch_home, monkeypatch):
     message = str(raised.value)
     assert "403" in message and "huggingface.co/rhyang/CDC_params" in message and "weights import" in message
     assert not list(file.path.parent.glob("*.partial")) and not file.path.exists()
+
+
+def test_import_and_verify_read_a_file_that_would_run_code_without_running_it(tmp_path, torch_home):
+    from conftest import CallOnLoad
+
+    marker, folder = tmp_path / "MARKER", tmp_path / "incoming"
+    folder.mkdir()
+    torch.save({"model_state_dict": {}, "args": {"name": CallOnLoad(open, str(marker), "w")}}, folder / "hific_low.pt")
+    assert invoke("weights", "import", str(folder)).exit_code == 0
+    invoke("weights", "verify", "hific_low.pt")
+    assert weight_files()["hific_low.pt"].path.is_file() and not marker.exists()

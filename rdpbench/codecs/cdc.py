@@ -41,8 +41,9 @@ class CdcCodec(GenerativeHyperpriorCodec):
     #: Reflect padding to a multiple of 64 needs the pad to be shorter than the side.
     min_size = (33, 33)
 
-    def __init__(self, device: str = "cpu", precision: str = "fp32", compile: bool = False):
-        super().__init__(device)
+    def __init__(self, device: str = "cpu", precision: str = "fp32", compile: bool = False,
+                 trust_checkpoint: bool = False):
+        super().__init__(device, trust_checkpoint)
         self.precision = check_precision(precision)
         self.compile = compile
 
@@ -97,7 +98,7 @@ class CdcCodec(GenerativeHyperpriorCodec):
         return [from_float(image) for image in images.split(1)]
 
     def describe(self) -> dict:
-        described = {"name": self.name, "network": "Yang & Mandt CDC, CompressAI range coding",
+        described = {**super().describe(), "network": "Yang & Mandt CDC, CompressAI range coding",
                      "parameterisation": self.parameterisation, "default_gamma": DEFAULT_GAMMA}
         if self.precision != "fp32" or self.compile:
             described.update(unet_precision=self.precision, compiled=self.compile)

@@ -19,15 +19,17 @@ import torch
 from ..bitstream import Bitstream, join_chunks, split_chunks
 from ..errors import RdpbenchError
 from ..images import from_float, to_float
-from ..weights import WeightFile, loading, require
+from ..weights import WeightFile, load_checkpoint, loading, require
 from .base import Codec
 
 
 class GenerativeHyperpriorCodec(Codec):
     """A codec whose rate points are published checkpoints of one network family."""
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", trust_checkpoint: bool = False):
         super().__init__(device)
+        #: Read checkpoints by full unpickling, which may run code: for files the user trusts.
+        self.trust_checkpoint = trust_checkpoint
         self._networks: dict[str, torch.nn.Module] = {}
 
     def weight_file(self, point: str) -> WeightFile:
@@ -40,8 +42,13 @@ class GenerativeHyperpriorCodec(Codec):
         raise NotImplementedError
 
     def read_checkpoint(self, file: WeightFile):
-        """The checkpoint's contents (tensors only: no pickled code runs)."""
-        return torch.load(file.path, map_location="cpu", weights_only=True)
+        """The checkpoint's contents, read without running pickled code unless the user
+        trusts the file (``trust_checkpoint``)."""
+        return load_checkpoint(file, trust=self.trust_checkpoint)
+
+    def describe(self) -> dict:
+        """The codec's name, and ``trust_checkpoint`` when its files were read trusted."""
+        return {**super().describe(), **({"trust_checkpoint": True} if self.trust_checkpoint else {})}
 
     def weight_files(self, points: list[str]) -> list[WeightFile]:
         return [self.weight_file(point) for point in points]
