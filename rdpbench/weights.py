@@ -343,17 +343,26 @@ def damaged_message(path: Path, reason: str, file: WeightFile) -> str:
 
 @contextmanager
 def loading(files: list[WeightFile]):
-    """Run a block that loads ``files`` (through any library's loader). If it fails and one
-    of the files cannot be read, raise DamagedWeightsError naming that file instead of the
-    loader's own error (which may be a raw unpickling traceback)."""
+    """Run a block that loads ``files`` (through any library's loader). If it fails, raise
+    DamagedWeightsError naming a file that cannot be read, or UnsafeCheckpointError naming a
+    file that refers to what a read without running code refuses, instead of the loader's own
+    error (which may be a raw unpickling traceback)."""
     try:
         yield
-    except Exception:
+    except UnsafeCheckpointError:
+        raise
+    except Exception as error:
+        refused = refused_global(error)
         for file in files:
-            if file.path.is_file():
-                reason = unreadable_reason(file.path)
-                if reason:
-                    raise DamagedWeightsError(damaged_message(file.path, reason, file)) from None
+            if not file.path.is_file():
+                continue
+            if refused:
+                if refused_global(_read_error(file.path)) == refused:
+                    raise UnsafeCheckpointError(unsafe_message(file, refused)) from None
+                continue
+            reason = unreadable_reason(file.path)
+            if reason:
+                raise DamagedWeightsError(damaged_message(file.path, reason, file)) from None
         raise
 
 
