@@ -13,7 +13,7 @@ from .diffusion.training import LOSS_PRESETS, TrainingConfig, TrainingState, ran
 from .diffusion.unet import UNET_SIZES
 from .errors import RdpbenchError, UnknownNameError
 from .run.settings import resolve_device
-from .weights import get_weight_file, loading, require
+from .weights import get_weight_file, loading, require, weights_only_loads
 
 #: LPIPS with VGG, as the authors' training loss.
 LPIPS_VGG_FILES = ["vgg16-397923af.pth", "vgg.pth"]
@@ -25,7 +25,7 @@ def lpips_vgg(device: str):
     require(files)
     import lpips
 
-    with warnings.catch_warnings(), loading(files):
+    with warnings.catch_warnings(), loading(files), weights_only_loads():
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
         network = lpips.LPIPS(net="vgg", version="0.1", verbose=False)
     return network.eval().requires_grad_(False).to(device)

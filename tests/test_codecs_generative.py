@@ -1,6 +1,7 @@
 """HiFiC (PyTorch port), MS-ILLM and No-GAN from seeded random checkpoints in their upstream
 formats: loading, real bytes, the upstream rounding rules and the likelihood estimate."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,7 @@ from rdpbench.codecs import get_codec
 from rdpbench.errors import MissingWeightsError, RdpbenchError
 from rdpbench.images import to_float
 
-from conftest import box_likelihood, golden_script, make_photo
+from conftest import CallOnLoad, box_likelihood, golden_script, make_photo
 from generative_checkpoints import (
     save_hific_port_checkpoint,
     save_neuralcompression_checkpoint,
@@ -370,16 +371,54 @@ def test_hific_autoencoder_writes_neuralcompressions_own_bytes():
     _compare_decoded(decoded, expected["decoded_uint8_zlib_base64"])
 
 
-def test_a_port_file_holding_non_tensor_args_loads_and_is_not_called_damaged(torch_home, photo, capsys):
+# -- what a port file may hold beyond tensors ----------------------------------------------
+def _port_file_with_args(torch_home, point: str, **args):
+    path = save_hific_port_checkpoint(torch_home, point)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["args"].update(args)
+    torch.save(checkpoint, path)
+    return path
+
+
+@pytest.mark.parametrize("call", ["open", "system"])
+def test_a_port_file_that_would_run_code_is_refused_naming_what_it_calls(torch_home, tmp_path, call):
+    marker = tmp_path / "MARKER"
+    function, arguments = {"open": (open, (str(marker), "w")), "system": (os.system, (f"touch {marker}",))}[call]
+    _port_file_with_args(torch_home, "lo", name=CallOnLoad(function, *arguments))
+    with pytest.raises(RdpbenchError) as raised:
+        get_codec("hific").prepare(["lo"])
+    message = str(raised.value)
+    assert f"hific_low.pt refers to {function.__module__}.{function.__name__}," in message
+    assert "may run code" in message and "trust_checkpoint=True" in message
+    assert not marker.exists()
+
+
+def test_a_port_file_whose_args_are_a_namespace_of_numpy_values_loads_without_trust(torch_home, photo):
+    import argparse
+
     import numpy as np
 
     from rdpbench.weights import unreadable_reason
 
     path = save_hific_port_checkpoint(torch_home, "hi")
     checkpoint = torch.load(path, weights_only=True)
-    checkpoint["args"]["learning_rate"] = np.float64(1e-4)  # what argparse-era files may hold
+    checkpoint["args"] = argparse.Namespace(**{
+        **checkpoint["args"], "n_residual_blocks": np.int64(2), "normalize_input_image": np.bool_(True),
+        "learning_rate": np.float64(1e-4), "dtype": np.dtype("float32"), "lr_schedule": {"vals": [np.float32(1.0)]}})
     torch.save(checkpoint, path)
     assert unreadable_reason(path) is None
     codec = get_codec("hific")
     assert codec.decode(codec.encode(photo, "hi")).shape == photo.shape
-    assert "holds a numpy" in capsys.readouterr().err
+    assert codec.network("hi").config.normalize_input and codec.network("hi").config.residual_blocks == 2
+    assert "trust_checkpoint" not in codec.describe()
+
+
+def test_a_trusted_port_file_is_read_whole_and_the_codec_says_so(torch_home, photo):
+    from fractions import Fraction
+
+    _port_file_with_args(torch_home, "mi", learning_rate=Fraction(1, 10_000))
+    with pytest.raises(RdpbenchError, match="hific_med.pt refers to fractions.Fraction"):
+        get_codec("hific").network("mi")
+    codec = get_codec("hific", trust_checkpoint=True)
+    assert codec.decode(codec.encode(photo, "mi")).shape == photo.shape
+    assert codec.describe()["trust_checkpoint"] is True

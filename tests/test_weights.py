@@ -142,3 +142,31 @@ def test_a_refused_download_says_where_else_to_look(torch_home, monkeypatch):
     message = str(raised.value)
     assert "403" in message and "huggingface.co/rhyang/CDC_params" in message and "weights import" in message
     assert not list(file.path.parent.glob("*.partial")) and not file.path.exists()
+
+
+def test_import_and_verify_read_a_file_that_would_run_code_without_running_it(tmp_path, torch_home):
+    from conftest import CallOnLoad
+
+    marker, folder = tmp_path / "MARKER", tmp_path / "incoming"
+    folder.mkdir()
+    torch.save({"model_state_dict": {}, "args": {"name": CallOnLoad(open, str(marker), "w")}}, folder / "hific_low.pt")
+    assert invoke("weights", "import", str(folder)).exit_code == 0
+    invoke("weights", "verify", "hific_low.pt")
+    assert weight_files()["hific_low.pt"].path.is_file() and not marker.exists()
+
+
+def test_a_metric_file_that_would_run_code_is_refused_though_its_library_asks_for_full_unpickling(
+        image_folder, tmp_path, torch_home):
+    """torchvision (through lpips) loads AlexNet with weights_only=False; it is not obeyed."""
+    import torchvision
+    from conftest import CallOnLoad
+
+    marker = tmp_path / "MARKER"
+    alexnet = weight_files()["alexnet-owt-7be5be79.pth"].path
+    alexnet.parent.mkdir(parents=True)
+    torch.save({**torchvision.models.alexnet().state_dict(), "note": CallOnLoad(open, str(marker), "w")}, alexnet)
+    settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path / "out",
+                           metrics="lpips")
+    with pytest.raises(weights.UnsafeCheckpointError, match="alexnet-owt-7be5be79.pth refers to io.open,"):
+        Run(settings).execute(progress=False)
+    assert not marker.exists()

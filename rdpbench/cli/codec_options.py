@@ -24,8 +24,16 @@ Compile = Annotated[
     bool, typer.Option("--compile", help="Put the UNet of the diffusion decoders (ours, cdc-*) through torch.compile.")
 ]
 
+TrustCheckpoint = Annotated[
+    bool, typer.Option("--trust-checkpoint", help="Read the published codecs' checkpoints (hific, msillm, noganms, "
+                       "cdc-*) by full unpickling even where that can run code: only for files from a source you "
+                       "trust. Recorded in run.json.")
+]
 
-def codec_options(checkpoint: list[str] | None, eta: float | None, precision: str | None, compile: bool) -> dict:
+
+def codec_options(checkpoint: list[str] | None, eta: float | None, precision: str | None, compile: bool,
+                  trust_checkpoint: bool = False) -> dict:
     """The codec options that were given (a codec refuses those it does not declare)."""
-    given = {"checkpoint": checkpoint, "eta": eta, "precision": precision, "compile": compile or None}
+    given = {"checkpoint": checkpoint, "eta": eta, "precision": precision, "compile": compile or None,
+             "trust_checkpoint": trust_checkpoint or None}
     return {key: value for key, value in given.items() if value is not None}

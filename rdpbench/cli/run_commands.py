@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
-from .codec_options import Checkpoint, Compile, Eta, Precision, codec_options
+from .codec_options import Checkpoint, Compile, Eta, Precision, TrustCheckpoint, codec_options
 from .handling import handled, say
 
 
@@ -59,6 +59,7 @@ def run(
     eta: Eta = None,
     precision: Precision = None,
     compile: Compile = False,
+    trust_checkpoint: TrustCheckpoint = False,
     batch_size: Annotated[
         Optional[int],
         typer.Option(help="Same-size images decoded at once, for codecs that decode in batches (default: 1 on "
@@ -89,7 +90,8 @@ def run(
         codec=codec, points=quality or [], samplers=sampler or [], dataset=dataset, metrics=metrics, out=out,
         name=name, device=device, seed=seed, limit=limit, patch_protocol=patches, save_images=save_images,
         save_bitstreams=save_bitstreams, shard=runs.parse_shard(shard) if shard else None, batch_size=batch_size,
-        codec_options=codec_options(checkpoint, eta, precision, compile), command=["rdpbench", *sys.argv[1:]],
+        codec_options=codec_options(checkpoint, eta, precision, compile, trust_checkpoint),
+        command=["rdpbench", *sys.argv[1:]],
     )
     folder = runs.run(settings, progress=progress, wait=wait)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
@@ -128,6 +130,7 @@ def decode(
     eta: Eta = None,
     precision: Precision = None,
     compile: Compile = False,
+    trust_checkpoint: TrustCheckpoint = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, or auto.")] = "auto",
 ) -> None:
     """Decode one saved bitstream into a PNG, in a fresh process: the same image the run
@@ -135,7 +138,7 @@ def decode(
     from ..run.decode import decode_saved
 
     decoded = decode_saved(bitstream, out, codec=codec, sampler=sampler, seed=seed, image=image, device=device,
-                           options=codec_options(checkpoint, eta, precision, compile))
+                           options=codec_options(checkpoint, eta, precision, compile, trust_checkpoint))
     say(decoded.notes)
     typer.echo(f"wrote {out} ({decoded.codec}, sampler {decoded.sampler})")
 

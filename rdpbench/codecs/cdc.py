@@ -25,7 +25,7 @@ from ..errors import UnknownNameError
 from ..images import from_float
 from ..weights import WeightFile, cdc_weight_file
 from .generative import GenerativeHyperpriorCodec, HyperpriorNetwork
-from .options import COMPILE, PRECISION
+from .options import COMPILE, PRECISION, TRUST_CHECKPOINT
 from .registry import register_codec
 
 DEFAULT_GAMMA = 0.8
@@ -41,11 +41,12 @@ class CdcCodec(GenerativeHyperpriorCodec):
     default_points = ["1", "2", "3"]
     #: Reflect padding to a multiple of 64 needs the pad to be shorter than the side.
     min_size = (33, 33)
-    options = (PRECISION, COMPILE)
+    options = (PRECISION, COMPILE, TRUST_CHECKPOINT)
     network_protocol = HyperpriorNetwork  # its decoder is the diffusion model's sampler
 
-    def __init__(self, device: str = "cpu", precision: str = "fp32", compile: bool = False):
-        super().__init__(device)
+    def __init__(self, device: str = "cpu", precision: str = "fp32", compile: bool = False,
+                 trust_checkpoint: bool = False):
+        super().__init__(device, trust_checkpoint)
         self.precision = check_precision(precision)
         self.compile = compile
 
@@ -100,7 +101,7 @@ class CdcCodec(GenerativeHyperpriorCodec):
         return [from_float(image) for image in images.split(1)]
 
     def describe(self) -> dict:
-        described = {"name": self.name, "network": "Yang & Mandt CDC, CompressAI range coding",
+        described = {**super().describe(), "network": "Yang & Mandt CDC, CompressAI range coding",
                      "parameterisation": self.parameterisation, "default_gamma": DEFAULT_GAMMA}
         if self.precision != "fp32" or self.compile:
             described.update(unet_precision=self.precision, compiled=self.compile)

@@ -21,8 +21,9 @@ import torch
 from ..bitstream import Bitstream, join_chunks, split_chunks
 from ..errors import RdpbenchError
 from ..images import from_float, to_float
-from ..weights import WeightFile, loading, require
+from ..weights import WeightFile, load_checkpoint, loading, require
 from .base import Codec
+from .options import TRUST_CHECKPOINT
 
 
 @runtime_checkable
@@ -70,9 +71,12 @@ class GenerativeHyperpriorCodec(Codec):
 
     #: The protocol its networks follow (diffusion decoders need only the hyperprior part).
     network_protocol: type = GeneratorNetwork
+    options: tuple = (TRUST_CHECKPOINT,)
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", trust_checkpoint: bool = False):
         super().__init__(device)
+        #: Read checkpoints by full unpickling, which may run code: for files the user trusts.
+        self.trust_checkpoint = trust_checkpoint
         self._networks: dict[str, HyperpriorNetwork] = {}
 
     def weight_file(self, point: str) -> WeightFile:
@@ -85,8 +89,13 @@ class GenerativeHyperpriorCodec(Codec):
         raise NotImplementedError
 
     def read_checkpoint(self, file: WeightFile):
-        """The checkpoint's contents (tensors only: no pickled code runs)."""
-        return torch.load(file.path, map_location="cpu", weights_only=True)
+        """The checkpoint's contents, read without running pickled code unless the user
+        trusts the file (``trust_checkpoint``)."""
+        return load_checkpoint(file, trust=self.trust_checkpoint)
+
+    def describe(self) -> dict:
+        """The codec's name, and ``trust_checkpoint`` when its files were read trusted."""
+        return {**super().describe(), **({"trust_checkpoint": True} if self.trust_checkpoint else {})}
 
     def weight_files(self, points: list[str]) -> list[WeightFile]:
         return [self.weight_file(point) for point in points]

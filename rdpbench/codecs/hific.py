@@ -5,18 +5,19 @@
 Each file is the port's training dict (``model_state_dict``, ``args``, optimiser and
 discriminator states); only the encoder, generator and hyperprior are read, and the networks
 are configured from ``args`` (the medium model differs from the other two: no input
-normalisation, a logistic latent likelihood). The port reports an estimated rate; here the
+normalisation, a logistic latent likelihood). The port saves ``args`` as a dict of plain
+values; an ``argparse.Namespace``, numpy scalars and dtypes are read too, without running
+code (:func:`rdpbench.weights.harmless_globals`). The port reports an estimated rate; here the
 latents are range-coded (:mod:`rdpbench.codecs.generative`).
 """
 
 from __future__ import annotations
 
-import pickle
-import sys
+import argparse
 
 import torch
 
-from ..weights import HIFIC_PORT_FILES, WeightFile, hific_port_weight_file, refused_global
+from ..weights import HIFIC_PORT_FILES, WeightFile, hific_port_weight_file
 from .generative import GenerativeHyperpriorCodec
 from .registry import register_codec
 
@@ -34,20 +35,6 @@ class HificPortCodec(GenerativeHyperpriorCodec):
     def weight_file(self, point: str) -> WeightFile:
         return hific_port_weight_file(point)
 
-    def read_checkpoint(self, file: WeightFile):
-        """The port's training dict. Its ``args`` may hold Python objects beyond tensors;
-        when a tensors-only read refuses one, the file is read with full unpickling, and
-        that is said, naming the object."""
-        try:
-            return torch.load(file.path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
-            refused = refused_global(error)
-            if refused is None:
-                raise
-            print(f"note: {file.file_name} holds a {refused} object beyond tensors; reading it with "
-                  "full unpickling", file=sys.stderr)
-            return torch.load(file.path, map_location="cpu", weights_only=False)
-
     def build_network(self, checkpoint) -> torch.nn.Module:
         from ..networks.hific_port import HificPort, HificPortConfig
         from ..networks.layers import tensor_dict
@@ -57,11 +44,13 @@ class HificPortCodec(GenerativeHyperpriorCodec):
         state = {key.removeprefix("module."): value
                  for key, value in tensor_dict(checkpoint["model_state_dict"], "model_state_dict").items()}
         args = checkpoint.get("args") or {}
+        if isinstance(args, argparse.Namespace):
+            args = vars(args)
         if not isinstance(args, dict):
-            raise ValueError(f"its args entry is a {type(args).__name__}, not a dict")
+            raise ValueError(f"its args entry is a {type(args).__name__}, not a dict or an argparse.Namespace")
         network = HificPort(HificPortConfig.from_checkpoint(args, state))
         network.load_checkpoint(state)
         return network
 
     def describe(self) -> dict:
-        return {"name": self.name, "network": "HiFiC PyTorch port (Justin-Tan), CompressAI range coding"}
+        return {**super().describe(), "network": "HiFiC PyTorch port (Justin-Tan), CompressAI range coding"}

@@ -37,7 +37,7 @@ class NeuralCompressionCodec(GenerativeHyperpriorCodec):
         return network
 
     def describe(self) -> dict:
-        return {"name": self.name, "network": "NeuralCompression HiFiCAutoencoder, CompressAI range coding"}
+        return {**super().describe(), "network": "NeuralCompression HiFiCAutoencoder, CompressAI range coding"}
 
 
 @register_codec

@@ -44,6 +44,8 @@ ETA = CodecOption("eta", "DDIM's eta, from 0 (no noise after x_T) to 1 (DDPM-lik
                   applies_to=lambda sampler: sampler.startswith("ddim"), applies_to_text="DDIM samplers (ddimN)")
 PRECISION = CodecOption("precision", "UNet precision: fp32 or bf16", device_note=_bf16_note)
 COMPILE = CodecOption("compile", "put the UNet through torch.compile", device_note=_compile_note)
+TRUST_CHECKPOINT = CodecOption("trust_checkpoint", "read checkpoints by full unpickling, which can run code: "
+                               "only for files from a source you trust")
 
 
 def check_eta(eta: float) -> float:

@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..weights import WeightFile, get_weight_file, require, sha256_of
+from ..weights import (
+    WeightFile,
+    get_weight_file,
+    require,
+    sha256_of,
+    weights_only_loads,
+)
 from .patches import PATCH_PROTOCOLS, check_protocol, extract_patches
 
 TORCH_FIDELITY_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -53,7 +59,8 @@ class PatchFeatures:
 
     def prepare(self) -> None:
         require([self.weight_file])
-        self.model = self._build()
+        with weights_only_loads():  # torch-fidelity and pyiqa read their files with weights_only=False
+            self.model = self._build()
         self.cache_key = (
             f"{self.name}-{sha256_of(self.weight_file.path)[:16]}-{self.protocol}-{self.device.type}"
             f"-{self.network_dtype}-{self.package}{metadata.version(self.package)}"

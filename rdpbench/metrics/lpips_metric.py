@@ -7,6 +7,7 @@ import warnings
 import torch
 
 from ..images import to_signed
+from ..weights import weights_only_loads
 from .base import FULL_REFERENCE, ImageMetric, register_metric
 
 
@@ -31,7 +32,7 @@ class LPIPS(ImageMetric):
         super().prepare()
         import lpips
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), weights_only_loads():
             # lpips asks torchvision for AlexNet through the pre-0.13 `pretrained` argument
             warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
             self.model = lpips.LPIPS(net="alex", version="0.1", verbose=False)

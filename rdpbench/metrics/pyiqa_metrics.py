@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 
 from ..images import to_float
-from ..weights import get_weight_file
+from ..weights import get_weight_file, weights_only_loads
 from .base import FULL_REFERENCE, NO_REFERENCE, ImageMetric, register_metric
 
 
@@ -45,7 +45,8 @@ class PyiqaMetric(ImageMetric):
         options = {}
         if self.checkpoint:
             options["pretrained_model_path"] = str(get_weight_file(self.checkpoint).path)
-        self.model = pyiqa.create_metric(self.pyiqa_name, device=self.device, **options)
+        with weights_only_loads():  # pyiqa reads its files with weights_only=False
+            self.model = pyiqa.create_metric(self.pyiqa_name, device=self.device, **options)
         self.model.eval()
 
     @torch.inference_mode()
