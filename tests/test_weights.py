@@ -168,5 +168,5 @@ def test_a_metric_file_that_would_run_code_is_refused_though_its_library_asks_fo
     settings = RunSettings(codec="jpeg", points=["10"], dataset=str(image_folder), out=tmp_path / "out",
                            metrics="lpips")
     with pytest.raises(weights.UnsafeCheckpointError, match="alexnet-owt-7be5be79.pth refers to io.open,"):
-        Run(settings).execute(progress=False)
+        evaluate(settings, progress=False)
     assert not marker.exists()
