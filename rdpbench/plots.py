@@ -1,10 +1,10 @@
 """Figures: the paper's Fig. 3 (eight metrics against bpp) and the distortion-perception view.
 
 A figure shows one image set: :func:`rdpbench.results.dataset_groups` splits results by dataset identity, so a
-line never joins points measured on two sets, and the figure's title, its CSV and its file name
-carry the set's label. Each figure is drawn from a long table of the
-points it shows (:func:`rd_grid_points`, :func:`dp_points`), written beside it as CSV, so
-what a reader sees and what a user re-plots are the same numbers.
+line never joins points measured on two sets; the figure's title, its CSV and its file name
+carry the set's label. Each figure is drawn from a long table of the points it shows
+(:func:`rd_grid_points`, :func:`dp_points`), written beside it as CSV, so what a reader sees
+and what a user re-plots are the same numbers.
 
 Colours tell codecs apart; line style and marker tell the samplers of one codec apart.
 Published reference curves (from codec cards) are always dashed, with hollow markers and
@@ -330,11 +330,12 @@ def draw_results(
     groups = dataset_groups(points)
     if dataset is not None:
         names = points.dataset  # the sets' own names; each group's dataset column holds its label
-        groups = [(label, group) for label, group in groups
+        chosen = [(label, group) for label, group in groups
                   if dataset in (label, file_label(label), *names[group.index])]
-        if not groups:
+        if not chosen:
             raise RdpbenchError(f"no results on dataset {dataset!r}; there are: "
-                                f"{', '.join(label for label, _ in dataset_groups(points))}")
+                                f"{', '.join(label for label, _ in groups)}")
+        groups = chosen
     base = Path(out) if out else folder / "fig3"
     written, notes = [], []
     for label, group in groups:
