@@ -20,7 +20,7 @@ def plot(
         typer.Option(help="Output file stem; STEM-DATASET.png/.pdf/.csv are written (default FOLDER/fig3)."),
     ] = None,
     dataset: Annotated[
-        Optional[str], typer.Option(help="Draw only this image set (a name from the written file names).")
+        Optional[str], typer.Option(help="Draw only this image set: its name, or its label from the written file names.")
     ] = None,
     published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
     distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
