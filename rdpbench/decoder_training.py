@@ -9,7 +9,15 @@ from pathlib import Path
 
 from .codecs import get_codec
 from .datasets import get_dataset
-from .diffusion.training import LOSS_PRESETS, TrainingConfig, TrainingState, random_crops, read_checkpoint, train
+from .diffusion.training import (
+    LOSS_PRESETS,
+    TrainingConfig,
+    TrainingState,
+    check_resumable,
+    random_crops,
+    read_checkpoint,
+    train,
+)
 from .diffusion.unet import UNET_SIZES
 from .errors import RdpbenchError, UnknownNameError
 from .run.settings import resolve_device
@@ -44,11 +52,6 @@ def run_training(
     if crop % 64:
         raise RdpbenchError(f"--crop {crop}: must be a multiple of 64 (the MSH encoder's stride)")
     device = resolve_device(device)
-    if Path(out).exists():
-        try:
-            read_checkpoint(Path(out))
-        except ValueError as error:
-            raise RdpbenchError(f"cannot resume training: {error}") from None
     msh = get_codec("msh", device=device)
     quality = msh.check_point(quality)
     with loading(msh.weight_files([quality])):
@@ -61,11 +64,18 @@ def run_training(
         steps=steps, batch_size=batch_size, crop=crop, lr=lr, loss=loss, rho=rho,
         save_every=save_every, log_every=log_every, seed=seed,
     )
+    dataset = get_dataset(data)
+    condition = {"codec": "msh", "quality": quality, "training_data": dataset.name}
+    if Path(out).exists():  # refuse before loading the loss network and the images
+        try:
+            payload = read_checkpoint(Path(out))
+        except ValueError as error:
+            raise RdpbenchError(f"cannot resume training: {error}") from None
+        check_resumable(Path(out), payload, unet_config, config, condition)
     perceptual = None
     if rho > 0:
         network = lpips_vgg(device)
         perceptual = lambda x0, predicted: network(x0, predicted)  # noqa: E731  (both in [-1, 1])
-    dataset = get_dataset(data)
     batches = random_crops([item.load_rgb for item in dataset.images], crop, batch_size, seed)
     return train(
         batches,
@@ -73,9 +83,8 @@ def run_training(
         Path(out),
         unet_config,
         config,
-        condition={"codec": "msh", "quality": quality, "training_data": dataset.name},
+        condition=condition,
         device=device,
         perceptual=perceptual,
         progress=progress,
     )
-

@@ -100,6 +100,25 @@ def test_train_then_run_ours_end_to_end(image_folder, tmp_path, msh_weights):
     assert points.bpp.nunique() == 1
 
 
+def test_train_resumes_only_with_the_checkpoints_settings_naming_each_that_differs(image_folder, tmp_path,
+                                                                                   msh_weights):
+    checkpoint = tmp_path / "ours_q1.pt"
+    common = ["train", "--quality", "1", "--out", str(checkpoint), "--data", str(image_folder), "--crop", "64",
+              "--rho", "0", "--device", "cpu", "--no-progress"]
+    assert invoke(*common, "--size", "tiny", "--steps", "2").exit_code == 0
+    written = checkpoint.read_bytes()
+    result = invoke(*common, "--size", "small", "--loss", "paper", "--lr", "1e-4", "--steps", "4")
+    assert result.exit_code == 1
+    for difference in ("size: tiny in the checkpoint, small given", "loss: authors in the checkpoint, paper given",
+                       "lr: 5e-05 in the checkpoint, 0.0001 given"):
+        assert difference in result.output
+    named = [line.split(":")[0].strip() for line in result.output.splitlines() if " in the checkpoint, " in line]
+    assert "steps" not in named
+    assert checkpoint.read_bytes() == written
+    result = invoke(*common, "--size", "tiny", "--steps", "3", "--save-every", "1", "--log-every", "1")
+    assert result.exit_code == 0 and "at step 3" in result.output
+
+
 def test_train_rejects_a_crop_that_is_not_a_multiple_of_64(tmp_path, msh_weights):
     result = invoke("train", "--quality", "1", "--out", str(tmp_path / "x.pt"), "--crop", "100")
     assert result.exit_code == 1 and "multiple of 64" in result.output

@@ -236,6 +236,31 @@ def test_a_resumed_run_sees_and_ends_exactly_as_an_uninterrupted_one(tmp_path):
     assert len(schedule) == 1000 and not network.training
 
 
+def test_resuming_with_other_settings_is_refused_naming_each_and_longer_training_is_not(tmp_path):
+    import dataclasses
+
+    from rdpbench.errors import RdpbenchError
+
+    config = TrainingConfig(steps=1, lr=1e-3, rho=0.0, save_every=1, log_every=1)
+    condition = {"codec": "msh", "quality": "1", "training_data": "sample"}
+    train(constant_batches(), fake_latent, tmp_path / "d.pt", TINY, config, condition, progress=False)
+    changed = dataclasses.replace(config, steps=2, batch_size=2, crop=64, rho=0.5, seed=3, ema_decay=0.99)
+    with pytest.raises(RdpbenchError) as raised:
+        train(constant_batches(), fake_latent, tmp_path / "d.pt", dataclasses.replace(TINY, model_channels=8),
+              changed, {**condition, "quality": "2", "training_data": "kodak"}, progress=False)
+    message = str(raised.value)
+    for difference in ("batch_size: 4 in the checkpoint, 2 given", "crop: 128 in the checkpoint, 64 given",
+                       "rho: 0.0 in the checkpoint, 0.5 given", "seed: 0 in the checkpoint, 3 given",
+                       "ema_decay: 0.9999 in the checkpoint, 0.99 given", "quality: 1 in the checkpoint, 2 given",
+                       "training_data: sample in the checkpoint, kodak given",
+                       "model_channels: 16 in the checkpoint, 8 given"):
+        assert difference in message
+    named = [line.split(":")[0].strip() for line in message.splitlines() if " in the checkpoint, " in line]
+    assert "steps" not in named and "save_every" not in named
+    longer = dataclasses.replace(config, steps=2, save_every=2, log_every=2)
+    assert train(constant_batches(), fake_latent, tmp_path / "d.pt", TINY, longer, condition, progress=False).step == 2
+
+
 def test_training_crops_are_a_function_of_the_step():
     from rdpbench.diffusion.training import random_crops
 

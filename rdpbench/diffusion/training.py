@@ -14,7 +14,9 @@ nothing of codecs. The loss of one batch, by preset (:data:`LOSS_PRESETS`):
 AdamW without weight decay, as the authors train. Checkpoints are written atomically every
 ``save_every`` steps and at the end, carry their own configuration (network, schedule,
 training, and what conditions them), and resume: batches and noise are functions of the step
-number, so a resumed run sees exactly what an uninterrupted one would.
+number, so a resumed run sees exactly what an uninterrupted one would. A run resumes only with
+the checkpoint's settings; it may train longer, and save and log at other intervals
+(:data:`RESUMABLE_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from ..atomic import atomic_write
+from ..errors import RdpbenchError
 from .gaussian import predict_x0, split_output, variational_bound_bits
 from .schedule import NoiseSchedule
-from .unet import ConditionalUNet, UNetConfig
+from .unet import UNET_SIZES, ConditionalUNet, UNetConfig
 
 CHECKPOINT_FORMAT = "rdpbench-conditional-diffusion-decoder"
 CHECKPOINT_VERSION = 1
@@ -149,7 +152,7 @@ def train(
     device = torch.device(device)
     schedule = NoiseSchedule.create(config.schedule, config.base_steps, config.train_steps)
     if checkpoint.is_file():
-        state = load_training_state(checkpoint, device)
+        state = load_training_state(checkpoint, device, unet_config, config, condition)
     else:
         state = new_state(unet_config, config, device)
     state.model.train()
@@ -239,10 +242,59 @@ def read_checkpoint(path: Path) -> dict:
     return payload
 
 
-def load_training_state(path: Path, device: torch.device) -> TrainingState:
+#: Training settings a resumed run may change: how long it trains, how often it saves and
+#: logs. Everything else (network, loss and its weights, crops, batch, optimiser and its
+#: schedule, EMA, noise schedule, seed, and what conditions the network) shapes what is
+#: learnt from a step on, and must be the checkpoint's.
+RESUMABLE_SETTINGS = ("steps", "save_every", "log_every")
+
+
+def _size_name(config: UNetConfig) -> str | None:
+    """The name in UNET_SIZES of ``config``'s widths and depths (its latent channels and
+    variance follow from what conditions it and from the loss), or None."""
+    for name, size in UNET_SIZES.items():
+        if replace(size, latent_channels=config.latent_channels, learn_sigma=config.learn_sigma) == config:
+            return name
+    return None
+
+
+def resume_conflicts(payload: dict, unet_config: UNetConfig, config: TrainingConfig, condition: dict) -> list[str]:
+    """Each setting of a run that differs from the checkpoint ``payload`` it would resume, as
+    'NAME: VALUE in the checkpoint, VALUE given' (those of RESUMABLE_SETTINGS may differ). A
+    named network size counts as one setting."""
+    stored_network = UNetConfig.from_dict(payload["unet"])
+    stored = {**payload["condition"], **asdict(stored_network), **asdict(TrainingConfig(**payload["training"]))}
+    given = {**condition, **asdict(unet_config), **asdict(config)}
+    sizes = _size_name(stored_network), _size_name(unet_config)
+    if None not in sizes:
+        widths = set(asdict(unet_config)) - {"latent_channels", "learn_sigma"}
+        stored = {"size": sizes[0], **{k: v for k, v in stored.items() if k not in widths}}
+        given = {"size": sizes[1], **{k: v for k, v in given.items() if k not in widths}}
+    return [f"{name}: {stored.get(name)} in the checkpoint, {given.get(name)} given"
+            for name in dict.fromkeys([*stored, *given])
+            if name not in RESUMABLE_SETTINGS and stored.get(name) != given.get(name)]
+
+
+def check_resumable(path: Path, payload: dict, unet_config: UNetConfig, config: TrainingConfig,
+                    condition: dict) -> None:
+    """Raise RdpbenchError naming each setting in which a run differs from the checkpoint
+    ``payload`` (read from ``path``) that it would resume."""
+    conflicts = resume_conflicts(payload, unet_config, config, condition)
+    if conflicts:
+        raise RdpbenchError(
+            f"cannot resume {path}: its settings differ from this run's:\n  " + "\n  ".join(conflicts)
+            + f"\nOnly {', '.join(RESUMABLE_SETTINGS)} may change when training resumes: give the "
+            "checkpoint's settings, or train into another file"
+        )
+
+
+def load_training_state(path: Path, device: torch.device, unet_config: UNetConfig, config: TrainingConfig,
+                        condition: dict) -> TrainingState:
+    """The training state saved in ``path``, for a run with these settings (checked with
+    :func:`check_resumable`)."""
     payload = read_checkpoint(path)
-    config = TrainingConfig(**payload["training"])
-    state = new_state(UNetConfig.from_dict(payload["unet"]), config, device)
+    check_resumable(path, payload, unet_config, config, condition)
+    state = new_state(UNetConfig.from_dict(payload["unet"]), TrainingConfig(**payload["training"]), device)
     state.model.load_state_dict(payload["model"])
     state.ema.load_state_dict(payload["ema"])
     state.optimizer.load_state_dict(payload["optimizer"])
