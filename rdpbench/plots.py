@@ -38,6 +38,7 @@ from .schema import curve_label
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
+PANELS_PER_ROW = 4
 METRIC_TITLES = {"fid": "FID", "kid": "KID", "kid_paired": "KID (paired)", "niqe": "NIQE", "musiq": "MUSIQ",
                  "dbcnn": "DBCNN", "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)"}
 SAMPLER_STYLES = [("-", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "v")]
@@ -77,13 +78,31 @@ def _curves(points: pd.DataFrame, published: pd.DataFrame):
             yield (group.codec.iloc[0], label, True), group.sort_values("bpp")
 
 
+def panels_for(points: pd.DataFrame, metrics: list[str] | None = None) -> list[list[str]]:
+    """The panels of the rate-distortion grid, rows of at most four: ``metrics`` in the order
+    given; else the paper's Fig. 3 when every metric measured is one of its eight (a metric
+    not measured says so in its panel), else every measured metric, registered ones first in
+    registry order."""
+    from .report import metric_columns
+
+    if metrics is None:
+        measured = [m for m in metric_columns(points) if not m.endswith(("_ci95_low", "_ci95_high"))]
+        if set(measured) <= set(itertools.chain.from_iterable(FIG3_PANELS)):
+            return FIG3_PANELS
+        metrics = measured
+    if not metrics:
+        raise RdpbenchError("no metric to draw: the results hold no metric values")
+    return [metrics[start:start + PANELS_PER_ROW] for start in range(0, len(metrics), PANELS_PER_ROW)]
+
+
 def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
-                   panels=FIG3_PANELS) -> pd.DataFrame:
+                   panels: list[list[str]] | None = None) -> pd.DataFrame:
     """Every point Fig. 3 draws, one row per curve, rate point and metric (DRAWN_COLUMNS):
     the points with a finite bpp and a finite value of the panel's metric; with
     ``ci95_low``/``ci95_high`` when ``points`` carry intervals (``<metric>_ci95_low`` ...,
     from :func:`rdpbench.report.point_intervals`)."""
     published = published if published is not None else pd.DataFrame()
+    panels = panels or panels_for(points)
     points = runs_apart(points)
     dataset = _image_set(points)
     rows = []
@@ -129,16 +148,17 @@ def _styles(curves: list[tuple[str, str, bool]]) -> dict:
 
 
 def plot_rd_grid(
-    points: pd.DataFrame, published: pd.DataFrame | None = None, panels=FIG3_PANELS
+    points: pd.DataFrame, published: pd.DataFrame | None = None, panels: list[list[str]] | None = None
 ) -> tuple[NotebookFigure, list[str]]:
-    """Fig. 3 of one image set, titled with its label: one panel per metric (rows x columns
-    of ``panels``), bpp on x, one line per codec and sampler, one shared legend of the curves
-    drawn. Draws exactly :func:`rd_grid_points`. Returns the figure and notes on metrics a
-    curve lacks."""
+    """Fig. 3 of one image set, titled with its label: one panel per metric (rows of
+    ``panels``, default :func:`panels_for`), each titled with the metric's direction, bpp on
+    x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
+    :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
+    panels = panels or panels_for(points)
     drawn = rd_grid_points(points, published, panels)
     curves = list(dict.fromkeys(zip(drawn.codec, drawn.sampler, drawn.published)))
     styles = _styles(curves)
-    rows, columns = len(panels), len(panels[0])
+    rows, columns = len(panels), max(len(names) for names in panels)
     notes = []
     for (codec, sampler, _), _curve in _curves(runs_apart(points), pd.DataFrame()):
         own = drawn[(drawn.codec == codec) & (drawn.sampler == sampler) & ~drawn.published]
@@ -149,6 +169,8 @@ def plot_rd_grid(
     with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
         figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6))
         axes = figure.subplots(rows, columns, squeeze=False)
+        for axis in axes.flat[sum(len(names) for names in panels):]:
+            axis.set_visible(False)  # the last row's unused places
         for row, names in enumerate(panels):
             for column, metric in enumerate(names):
                 axis = axes[row][column]
@@ -308,13 +330,14 @@ def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -
 
 def draw_results(
     folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
-    distortion: str = "psnr", perception: str = "fid", ci: bool = False,
+    distortion: str = "psnr", perception: str = "fid", ci: bool = False, metrics: list[str] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Fig. 3 and the distortion-perception view of every image set under ``folder`` (when
     ``dataset`` is given, only the sets it names: a label, the label as a file-name part, or
     a name that several sets share), each written as ``out``-LABEL.png/.pdf/.csv and
     ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
-    curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands. Returns the
+    curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands; ``metrics``
+    chooses the grid's panels (default :func:`panels_for`). Returns the
     paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
     from .codecs.cards import published_beside
 
@@ -341,10 +364,11 @@ def draw_results(
     for label, group in groups:
         stem = base.with_name(f"{base.name}-{file_label(label)}")
         reference = published_beside(group) if published else None
-        figure, missing = plot_rd_grid(group, reference)
+        panels = panels_for(group, metrics)
+        figure, missing = plot_rd_grid(group, reference, panels)
         notes += [f"{label}: {note}" for note in missing]
         try:
-            written += save_figure(figure, stem, rd_grid_points(group, reference))
+            written += save_figure(figure, stem, rd_grid_points(group, reference, panels))
             drawn = dp_points(group, distortion, perception)
             if drawn.empty:
                 notes.append(f"{label}: no rate point has both {distortion} and {perception}; "

@@ -10,15 +10,20 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Rectangle
 
 from .datasets import get_dataset
 from .errors import DamagedResultsError, RdpbenchError
 from .images import load_image
-from .plots import COLUMN_WIDTH_IN, NotebookFigure
+from .plots import COLUMN_WIDTH_IN, METRIC_TITLES, NotebookFigure
 from .paths import RunFolder
 from .results import read_images, read_manifest, run_folders
 from .schema import curve_label
+
+
+#: The measured numbers a caption gives besides bpp, unless told others.
+CAPTION_METRICS = ("psnr", "lpips")
 
 
 @dataclass
@@ -40,9 +45,11 @@ def parse_crop(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
-def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tuple[list[Panel], list[str]]:
+def comparison_panels(results: Path, image: str, bpp: float | None = None,
+                      metrics: tuple[str, ...] = CAPTION_METRICS) -> tuple[list[Panel], list[str]]:
     """The original, then each codec/sampler's reconstruction of ``image`` at the rate point
-    whose bpp for this image is nearest ``bpp`` (each curve's lowest when None). Only runs on
+    whose bpp for this image is nearest ``bpp`` (each curve's lowest when None), captioned with
+    its bpp and its value of each of ``metrics`` that was measured. Only runs on
     the same image set as the first run holding the image are used. Returns the panels and
     notes (runs that measured the image but kept no reconstruction). A ``bpp`` that is not a
     positive finite number is an RdpbenchError."""
@@ -81,7 +88,7 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None) -> tu
             if not path.is_file():
                 notes.append(f"{path} is missing; left out")
                 continue
-            panels.append(Panel(load_image(path)[0].permute(1, 2, 0).numpy(), _caption(chosen, codec, sampler)))
+            panels.append(Panel(load_image(path)[0].permute(1, 2, 0).numpy(), _caption(chosen, codec, sampler, metrics)))
     return panels, notes
 
 
@@ -96,13 +103,13 @@ def _original(manifest: dict, image: str) -> np.ndarray:
     raise RdpbenchError(f"{image} is not in the dataset {source}")
 
 
-def _caption(row, codec: str, sampler: str) -> str:
+def _caption(row, codec: str, sampler: str, metrics: tuple[str, ...]) -> str:
     label = curve_label(codec, sampler)
     numbers = [f"{row.bpp:.3f} bpp" if np.isfinite(row.bpp) else "bpp unknown"]
-    if "psnr" in row and np.isfinite(row.psnr):
-        numbers.append(f"{row.psnr:.2f} dB")
-    if "lpips" in row and np.isfinite(row.lpips):
-        numbers.append(f"LPIPS {row.lpips:.3f}")
+    for metric in metrics:
+        value = pd.to_numeric(row.get(metric), errors="coerce")
+        if pd.notna(value) and np.isfinite(value):
+            numbers.append(f"{value:.2f} dB" if metric == "psnr" else f"{METRIC_TITLES.get(metric, metric)} {value:.3f}")
     return f"{label}\n{', '.join(numbers)}"
 
 

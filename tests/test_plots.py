@@ -344,3 +344,35 @@ def test_distortion_perception_context_points_carry_their_rates(results):
     # at ours' 0.09 bpp the nearest jpeg point is its lowest, 0.2 bpp, msh's its lowest, 0.1 bpp;
     # the samplers' own rate is the panel's title
     assert sorted(text.get_text() for text in figure.axes[0].texts) == ["0.100 bpp", "0.200 bpp"]
+
+
+def _titles(figure):
+    return [axis.get_title() for axis in figure.axes if axis.get_visible()]
+
+
+def test_metrics_beyond_the_papers_eight_get_a_grid_of_exactly_the_measured_ones(tmp_path):
+    from results_factory import write_run
+
+    measured = {"psnr": [27.0, 29.0, 31.0], "kid": [0.02, 0.01, 0.005], "lpips": [0.3, 0.2, 0.1],
+                "gmsd": [0.12, 0.09, 0.07], "nlpd": [0.35, 0.28, 0.22]}
+    write_run(tmp_path, "msh", {"default": ([0.1, 0.2, 0.4], measured)})
+    figure, notes = plot_rd_grid(collect_points(tmp_path))
+    # registry order, rows of four, the last row's three unused places hidden
+    assert _titles(figure) == ["GMSD ↓", "KID ↓", "LPIPS ↓", "NLPD ↓", "PSNR (dB) ↑"]
+    assert len(figure.axes) == 8 and notes == []
+
+
+def test_plot_metrics_option_draws_those_panels_in_that_order(results, tmp_path):
+    from conftest import invoke
+
+    result = invoke("plot", results, "--metrics", "lpips, psnr", "--out", tmp_path / "chosen")
+    assert result.exit_code == 0, result.output
+    drawn = pd.read_csv(tmp_path / "chosen-kodak.csv")
+    assert list(dict.fromkeys(drawn.metric)) == ["lpips", "psnr"]
+    msh = drawn[(drawn.codec == "msh") & (drawn.metric == "psnr")]
+    assert list(msh.value) == pytest.approx([27.0, 29.0, 31.0])
+
+
+def test_the_papers_metrics_alone_keep_fig3(results):
+    # six of the eight measured: the paper's grid, two panels saying "not measured"
+    assert _titles(plot_rd_grid(collect_points(results))[0]) == EXPECTED_TITLES

@@ -11,6 +11,11 @@ from .app import app
 from .handling import echo_written, handled, require_folder, say
 
 
+def split_names(text: str | None) -> list[str] | None:
+    """``"psnr, lpips"`` -> ["psnr", "lpips"]; None stays None."""
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
+
 @app.command()
 @handled(os_error="cannot write the figures: {error}")
 def plot(
@@ -28,14 +33,19 @@ def plot(
     ci: Annotated[
         bool, typer.Option("--ci", help="Draw 95% per-image bootstrap bands around each per-image metric's mean.")
     ] = False,
+    metrics: Annotated[
+        Optional[str], typer.Option(help="Comma-separated metrics, one panel each in this order (default: the "
+                                    "paper's eight when the results hold no others, else every metric measured).")
+    ] = None,
 ) -> None:
-    """Draw the paper's Fig. 3 (2x4 metrics against bpp) and the distortion-perception view,
-    one figure set per image set, each with a CSV of the points it draws."""
+    """Draw the rate-distortion grid (the paper's Fig. 3: 2x4 metrics against bpp, or one panel
+    per metric measured) and the distortion-perception view, one figure set per image set, each
+    with a CSV of the points it draws."""
     from ..plots import draw_results
 
     require_folder(folder)
     written, notes = draw_results(folder, out=out, dataset=dataset, published=published, distortion=distortion,
-                                  perception=perception, ci=ci)
+                                  perception=perception, ci=ci, metrics=split_names(metrics))
     say(notes)
     echo_written(written)
 
@@ -50,14 +60,17 @@ def show(
         Optional[float], typer.Option(help="Show each curve's rate point nearest this bpp (default: its lowest).")
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output file stem (default FOLDER/fig2-IMAGE).")] = None,
+    metrics: Annotated[
+        str, typer.Option(help="Comma-separated metrics each caption gives beside bpp, where measured.")
+    ] = "psnr,lpips",
 ) -> None:
     """The paper's Fig. 2: an image as each codec and sampler decoded it at about the same rate,
-    with a zoomed crop and the measured bpp, PSNR and LPIPS."""
+    with a zoomed crop and the measured bpp and metrics (PSNR and LPIPS by default)."""
     from ..plots import save_figure
     from ..show import comparison_panels, parse_crop, plot_comparison
 
     require_folder(folder)
-    panels, notes = comparison_panels(folder, image, bpp)
+    panels, notes = comparison_panels(folder, image, bpp, tuple(split_names(metrics)))
     say(notes)
     figure = plot_comparison(panels, parse_crop(crop) if crop else None)
     echo_written(save_figure(figure, out or folder / f"fig2-{image}"))
