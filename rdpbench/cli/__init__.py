@@ -12,7 +12,13 @@ import warnings
 
 import typer
 
-from . import datasets_commands, listing_commands, results_commands, run_commands, weights_commands  # noqa: F401  (they register)
+from . import (  # noqa: F401  (they register)
+    datasets_commands,
+    listing_commands,
+    results_commands,
+    run_commands,
+    weights_commands,
+)
 from .app import app
 
 #: Options that take several values after one flag: ``--quality 10 50``.

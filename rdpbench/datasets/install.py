@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -184,7 +184,7 @@ def _import_folder(entry: CatalogEntry, path: Path, unverified: bool) -> list[st
             shutil.copyfile(item.path, folder / item.path.name)
         return source.notes
 
-    return _install(entry, "folder", [], copy)
+    return _install(entry, "folder", [], copy, origin=str(path))
 
 
 def _checked(archive: Archive, path: Path) -> str:
@@ -201,14 +201,16 @@ def _extract(fetched: list[tuple[Archive, Path, str]], folder: Path) -> list[str
 
 
 def _install(entry: CatalogEntry, source: str, fetched: list[tuple[Archive, Path, str]],
-             fill: Callable[[Path], list[str]]) -> list[str]:
-    """Fill a temporary folder beside the target, check it, write the manifest, rename it into place."""
+             fill: Callable[[Path], list[str]], origin: str | None = None) -> list[str]:
+    """Fill a temporary folder beside the target (``origin`` names where its images came from,
+    by default the archives), check it, write the manifest, rename it into place."""
     target = set_folder(entry.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{entry.name}.installing-"))
+    staging = target.with_name(f".{entry.name}.installing-{uuid.uuid4().hex[:12]}")
+    staging.mkdir()  # with the permissions of any new folder (mkdtemp's are private)
+    origin = origin or ", ".join(str(path) for _, path, _ in fetched)
     try:
         notes = fill(staging)
-        origin = ", ".join(str(path) for _, path, _ in fetched) or "the folder"
         found = sum(1 for _ in staging.iterdir())
         if found != entry.n_images:
             raise RdpbenchError(f"{origin}: {found} images, where {entry.name} has {entry.n_images}: "
