@@ -466,3 +466,20 @@ def test_only_a_verified_set_gets_the_codec_cards_published_curves(server, tmp_p
     beside = published_beside(points)
 
     assert set(beside.dataset) == ({NAME} if how == "verified download" else set())
+
+
+def test_a_run_on_a_registered_set_needs_it_installed_then_uses_it(server, tmp_path, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    run = ("run", "--codec", "jpeg", "--quality", "50", "--dataset", NAME, "--out", tmp_path / "results",
+           "--device", "cpu", "--no-progress")
+
+    missing = invoke(*run)
+    assert missing.exit_code == 1 and "rdpbench datasets download div2k-valid" in missing.output
+    assert server.requests == []  # a run never downloads a large set by itself
+
+    download_set(CATALOG[NAME], progress=False)
+    done = invoke(*run)
+    assert done.exit_code == 0, done.output
+    manifest = json.loads(next((tmp_path / "results").glob("*/run.json")).read_text())
+    assert manifest["dataset"]["source"] == NAME and manifest["dataset"]["n_images"] == 3
