@@ -3,6 +3,8 @@ and datasets of their registries."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 def _summary(thing) -> str:
     return (thing.__doc__ or "").strip().splitlines()[0] if thing and thing.__doc__ else ""
@@ -42,3 +44,36 @@ def dataset_rows() -> list[tuple[str, str]]:
     from .datasets import DATASETS
 
     return [(name, _summary(DATASETS.get(name))) for name in DATASETS.names()] + [("PATH", "any folder of images")]
+
+
+
+class DownloadableRow(NamedTuple):
+    """A set that ``rdpbench datasets`` installs, as ``datasets list`` shows it."""
+
+    #: ``verified``, ``installed`` (its archive has no published checksum), ``unverified`` (a
+    #: folder imported unchecked) or ``missing``.
+    state: str
+    name: str
+    n_images: int
+    size: str
+    title: str
+    urls: list[str]
+    terms: str
+    checksum: str
+
+
+def downloadable_dataset_rows() -> list[DownloadableRow]:
+    """Every set ``rdpbench datasets`` installs, with whether and how it is in place."""
+    from .datasets.catalog import CATALOG
+    from .datasets.install import install_state
+
+    rows = []
+    for entry in CATALOG.values():
+        if entry.checksums_published:
+            sources = sorted({archive.checksum_source for archive in entry.archives})
+            checksum = f"sha256 published by {'; '.join(sources)}"
+        else:
+            checksum = "unpublished: the first download's archive sha256 and pixel hashes are the reference"
+        rows.append(DownloadableRow(install_state(entry.name), entry.name, entry.n_images, entry.describe_size(),
+                                    entry.title, [archive.url for archive in entry.archives], entry.licence, checksum))
+    return rows

@@ -1,4 +1,5 @@
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -155,7 +156,7 @@ def test_kodak_offline_says_which_folder_to_fill(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(RdpbenchError) as error:
         get_dataset("kodak")
     assert str(tmp_path / "kodak") in str(error.value)

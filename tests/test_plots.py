@@ -99,7 +99,7 @@ def mixed(tmp_path):
 
     from results_factory import ANCHOR, ANCHOR_BPP, write_run
 
-    [kodak] = published_content_sha256()
+    [kodak] = [sha for sha, name in published_content_sha256().items() if name == "kodak"]
     folder = tmp_path / "mixed"
     write_run(folder, "msh", {"default": (ANCHOR_BPP, ANCHOR)}, dataset="kodak", identity=kodak)
     write_run(folder, "jpeg", {"default": ([2 * r for r in ANCHOR_BPP], ANCHOR)}, dataset="kodak", identity=kodak)

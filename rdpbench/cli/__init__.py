@@ -1,8 +1,8 @@
 """The ``rdpbench`` command line: a thin layer over the library, one module per command
 family (:mod:`.run_commands`, :mod:`.results_commands`, :mod:`.listing_commands`,
-:mod:`.weights_commands`). Every command reports errors the same way (:mod:`.handling`):
-one ``error:`` line; exit status 1 for a user's error or a failed run, 130 after Ctrl-C and
-143 after SIGTERM, and either kind of interrupted run resumes when rerun.
+:mod:`.weights_commands`, :mod:`.datasets_commands`). Every command reports errors the same
+way (:mod:`.handling`): one ``error:`` line; exit status 1 for a user's error or a failed run,
+130 after Ctrl-C and 143 after SIGTERM, and either kind of interrupted run resumes when rerun.
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import warnings
 
 import typer
 
-from . import listing_commands, results_commands, run_commands, weights_commands  # noqa: F401  (they register)
+from . import (  # noqa: F401  (they register)
+    datasets_commands,
+    listing_commands,
+    results_commands,
+    run_commands,
+    weights_commands,
+)
 from .app import app
 
 #: Options that take several values after one flag: ``--quality 10 50``.

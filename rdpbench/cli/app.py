@@ -14,3 +14,5 @@ app = typer.Typer(
 )
 weights_app = typer.Typer(help="Weight files of codecs and metrics: list, download, verify, import.")
 app.add_typer(weights_app, name="weights")
+datasets_app = typer.Typer(help="Downloadable image sets (CLIC, DIV2K): list, download, import, verify.")
+app.add_typer(datasets_app, name="datasets")

@@ -28,5 +28,7 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
         for name, kind, better, description in listings.metric_rows():
             typer.echo(f"{name:8s} {kind:15s} {better}  {description}")
     else:
-        for name, summary in listings.dataset_rows():
-            typer.echo(f"{name:8s} {summary}")
+        rows = listings.dataset_rows()
+        width = max(len(name) for name, _ in rows)
+        for name, summary in rows:
+            typer.echo(f"{name:{width}s} {summary}")

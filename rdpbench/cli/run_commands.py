@@ -35,7 +35,8 @@ def run(
         typer.Option("--sampler", "-s", help="Decode-time settings, e.g. --sampler ddim10 ddpm100."),
     ] = None,
     dataset: Annotated[
-        str, typer.Option(help="kodak, sample (offline, ships with scikit-image) or a folder of images.")
+        str, typer.Option(help="kodak, sample (offline, ships with scikit-image), a set installed with `rdpbench "
+                          "datasets download` (see `rdpbench datasets list`) or a folder of images.")
     ] = "sample",
     metrics: Annotated[
         str, typer.Option(help="Comma-separated metric names, or 'all' (see `rdpbench list metrics`).")

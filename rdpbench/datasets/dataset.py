@@ -1,9 +1,5 @@
-"""Datasets: named sets of test images, read lazily and checked before a run starts.
-
-``kodak``   the 24 Kodak PhotoCD images, downloaded once into a cache and checked by the
-            sha256 of their decoded pixels (re-encoded copies with the same pixels pass);
-``sample``  four colour photographs shipped inside scikit-image, for offline use;
-PATH        any folder of images; files that are not images are skipped with a note.
+"""What a dataset is: named images read lazily, a full read's summary (sizes, conversions,
+pixel hashes) and the content hash that identifies the set; any folder of images as one.
 
 Images are never resized or rotated: portrait images stay portrait.
 
@@ -15,26 +11,18 @@ compared with numbers published for another set.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .atomic import atomic_write
-from .cache import cache_root
-from .errors import ImageError, RdpbenchError
-from .images import IMAGE_SUFFIXES, load_image, pixel_sha256
-from .registry import Registry
-
-DATASETS: Registry = Registry("dataset")
-KODAK_URL = "https://r0k.us/graphics/kodak/kodak/{file}"
+from ..errors import ImageError, RdpbenchError
+from ..images import IMAGE_SUFFIXES, load_image, pixel_sha256
 
 
 @dataclass(frozen=True)
@@ -65,6 +53,13 @@ class Dataset:
     first: int | None = None
     #: (i, n): this is the i-th of n disjoint shards of the set (``--shard i/n``), 1-based.
     shard: tuple[int, int] | None = None
+    #: True when these are known to be the published images: their pixels are checked against
+    #: hashes that trace back to a published checksum (Kodak's table; a registered set installed
+    #: from archives that matched their published sha256). Only such sets may be matched to
+    #: published results; folders, imported loose folders and unpublished archives are not.
+    verified: bool = False
+    #: What to do about an image whose pixels differ from ``pixel_hashes``.
+    repair: str = "delete the file and run again to download a good copy"
 
     @property
     def display_name(self) -> str:
@@ -88,8 +83,7 @@ class Dataset:
             raise RdpbenchError(f"--shard {index}/{count}: need 1 <= i <= n")
         if count > len(self.images):
             raise RdpbenchError(f"--shard {index}/{count}: the set has only {len(self.images)} images")
-        return Dataset(self.name, self.images[index - 1::count], self.pixel_hashes, self.notes, self.problems,
-                       self.first, (index, count))
+        return dataclasses.replace(self, images=self.images[index - 1::count], shard=(index, count))
 
     def limited(self, limit: int | None) -> "Dataset":
         """The first ``limit`` images (all when None or when the set has no more)."""
@@ -97,7 +91,7 @@ class Dataset:
             return self
         if limit < 1:
             raise RdpbenchError("--limit must be at least 1")
-        return Dataset(self.name, self.images[:limit], self.pixel_hashes, self.notes, self.problems, limit)
+        return dataclasses.replace(self, images=self.images[:limit], first=limit)
 
 
 @dataclass
@@ -109,13 +103,15 @@ class DatasetSummary:
     content_sha256: str
     #: sha256 of each image's decoded pixels: the key of reference-side caches.
     pixel_hashes: dict[str, str]
+    #: The dataset's ``verified``: its pixels are the published ones (see :class:`Dataset`).
+    verified: bool = False
 
     def restricted(self, names: list[str]) -> "DatasetSummary":
         """The summary of the images ``names`` alone (a shard of the set)."""
         hashes = {name: self.pixel_hashes[name] for name in names}
         return DatasetSummary({n: self.sizes[n] for n in names},
                               {n: c for n, c in self.conversions.items() if n in hashes},
-                              content_sha256(hashes), hashes)
+                              content_sha256(hashes), hashes, self.verified)
 
 
 def content_sha256(pixel_hashes: dict[str, str]) -> str:
@@ -125,8 +121,8 @@ def content_sha256(pixel_hashes: dict[str, str]) -> str:
 
 
 def inspect(dataset: Dataset) -> DatasetSummary:
-    """Decode every image once: check it is readable (and, for Kodak, the right pixels),
-    record its size and any conversion, and hash the whole set's pixels.
+    """Decode every image once: check it is readable (and, for a set with known pixel hashes,
+    the right pixels), record its size and any conversion, and hash the whole set's pixels.
 
     Raises ImageError naming every file that fails, before any run writes anything.
     """
@@ -142,9 +138,8 @@ def inspect(dataset: Dataset) -> DatasetSummary:
         expected = dataset.pixel_hashes.get(item.name)
         if expected and digest != expected:
             problems.append(
-                f"{item.path}: pixels differ from the published {dataset.name} image "
-                f"(pixel sha256 {digest[:12]}..., expected {expected[:12]}...); "
-                "delete the file and run again to download a good copy"
+                f"{item.path}: pixels differ from the {dataset.name} image "
+                f"(pixel sha256 {digest[:12]}..., expected {expected[:12]}...); {dataset.repair}"
             )
         sizes[item.name] = tuple(image.shape[1:])
         if note:
@@ -155,25 +150,7 @@ def inspect(dataset: Dataset) -> DatasetSummary:
             f"{len(problems)} of the images of {dataset.display_name} cannot be used:\n  "
             + "\n  ".join(problems)
         )
-    return DatasetSummary(sizes, conversions, content_sha256(hashes), hashes)
-
-
-def published_content_sha256() -> dict[str, str]:
-    """{content sha256: dataset name} of the registered datasets whose pixels are published
-    (Kodak), so that results on them are recognised whatever their folder is called."""
-    return {content_sha256({Path(name).stem: pixels for name, _, pixels in kodak_table()}): "kodak"}
-
-
-def get_dataset(spec: str) -> Dataset:
-    """A registered dataset by name (``kodak``, ``sample``) or a folder of images by path."""
-    if spec in DATASETS:
-        return DATASETS.get(spec)()
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return folder_dataset(path)
-    raise RdpbenchError(
-        f"unknown dataset {spec!r}: not a folder, and not one of {', '.join(DATASETS.names())}"
-    )
+    return DatasetSummary(sizes, conversions, content_sha256(hashes), hashes, dataset.verified)
 
 
 def folder_dataset(path: Path, name: str | None = None) -> Dataset:
@@ -212,58 +189,3 @@ def _looks_like_image(path: Path) -> bool:
             return True
     except (UnidentifiedImageError, OSError, ValueError):
         return False
-
-
-def cache_dir() -> Path:
-    """Where downloaded datasets are kept: ``$RDPBENCH_DATA``, else ``datasets/`` in the
-    rdpbench cache (``~/.cache/rdpbench``)."""
-    return Path(os.environ.get("RDPBENCH_DATA", cache_root() / "datasets"))
-
-
-def kodak_table() -> list[tuple[str, str, str]]:
-    """(file name, sha256 of the canonical file, sha256 of its pixels) for the 24 images."""
-    text = resources.files("rdpbench").joinpath("data/kodak.tsv").read_text()
-    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
-    return [(row[0], row[3], row[4]) for row in rows]
-
-
-@DATASETS.register("kodak")
-def kodak() -> Dataset:
-    """The 24 Kodak images from the cache, downloading any that are missing."""
-    folder = cache_dir() / "kodak"
-    table = kodak_table()
-    missing = [(name, file_hash) for name, file_hash, _ in table if not (folder / name).is_file()]
-    if missing:
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            for name, file_hash in missing:
-                _download_checked(KODAK_URL.format(file=name), folder / name, file_hash)
-        except (urllib.error.URLError, OSError) as error:
-            raise RdpbenchError(
-                f"cannot download the Kodak images ({error}).\n"
-                f"Put kodim01.png ... kodim24.png into {folder} (any copy whose pixels match "
-                "is accepted), set RDPBENCH_DATA to a folder that has a kodak/ subfolder "
-                "holding them, or pass --dataset PATH."
-            ) from None
-    images = [DatasetImage(Path(name).stem, folder / name) for name, _, _ in table]
-    pixels = {Path(name).stem: pixel_hash for name, _, pixel_hash in table}
-    return Dataset("kodak", images, pixels)
-
-
-@DATASETS.register("sample")
-def sample() -> Dataset:
-    """Four colour photographs that ship inside scikit-image (no download needed)."""
-    import skimage
-
-    folder = Path(skimage.__file__).parent / "data"
-    names = ["astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png"]
-    return Dataset("sample", [DatasetImage(Path(n).stem, folder / n) for n in names])
-
-
-def _download_checked(url: str, target: Path, sha256: str) -> None:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        data = response.read()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != sha256:
-        raise OSError(f"{url}: sha256 {actual} differs from the published {sha256}")
-    atomic_write(target, lambda handle: handle.write(data), binary=True)

@@ -1,0 +1,126 @@
+"""Fetching one file over HTTP(S) so that an interruption costs nothing: bytes arrive in
+``FILE.partial`` beside the target; a dropped connection is resumed with an HTTP Range request
+(or restarted from zero when the server ignores Range), in this call and in the next one; the
+file is checked against its published sha256 before it takes its name, and a file that differs
+is deleted. Progress goes to stderr when stderr is a terminal.
+
+Archives may come from a mirror instead of their official host
+(``RDPBENCH_DATASET_MIRROR``, or ``--mirror``): a base URL, or a local folder, holding the
+archives under their official file names; the same checksums apply.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import __version__
+from ..errors import RdpbenchError
+from ..weights import sha256_of
+
+MIRROR_VARIABLE = "RDPBENCH_DATASET_MIRROR"
+#: Dropped connections resumed within one call before giving up (the .partial file stays).
+ATTEMPTS = 3
+TIMEOUT_S = 60
+_CHUNK = 1 << 20
+
+
+class DownloadError(RdpbenchError):
+    """A file that could not be fetched whole, or that is not the published file."""
+
+
+class _ConnectionDropped(Exception):
+    """Fewer bytes arrived than the server announced."""
+
+
+def mirror_source(file_name: str, mirror: str | None) -> str | Path | None:
+    """Where ``file_name`` is found in ``mirror`` (else ``$RDPBENCH_DATASET_MIRROR``): a URL, a
+    local path, or None when no mirror is set."""
+    mirror = mirror or os.environ.get(MIRROR_VARIABLE)
+    if not mirror:
+        return None
+    scheme = urllib.parse.urlsplit(mirror).scheme
+    if scheme in ("http", "https"):
+        return f"{mirror.rstrip('/')}/{urllib.parse.quote(file_name)}"
+    folder = Path(urllib.request.url2pathname(urllib.parse.urlsplit(mirror).path)) if scheme == "file" else Path(mirror)
+    return folder.expanduser() / file_name
+
+
+def fetch_file(url: str, target: Path, sha256: str | None, progress: bool | None = None) -> str:
+    """Fetch ``url`` into ``target`` and return the file's sha256. With ``sha256`` given, a file
+    that differs is deleted and DownloadError says so; a file already at ``target`` that matches
+    is kept. Dropped connections are resumed; what arrived stays in ``target.partial`` when the
+    last attempt fails, for the next call to resume."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file():
+        if sha256 is None or sha256_of(target) == sha256:
+            return sha256_of(target)
+        target.unlink()
+    partial = target.with_name(target.name + ".partial")
+    show = sys.stderr.isatty() if progress is None else progress
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            _fetch(url, partial, show)
+            break
+        except urllib.error.HTTPError as error:
+            raise DownloadError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
+        except urllib.error.URLError as error:
+            raise DownloadError(f"cannot reach {url} ({error.reason})") from None
+        except (_ConnectionDropped, http.client.IncompleteRead, ConnectionError, TimeoutError) as error:
+            if attempt == ATTEMPTS:
+                raise DownloadError(
+                    f"{url}: the connection broke {ATTEMPTS} times (last: {error}); {partial} keeps what arrived, "
+                    "run the same command again to resume") from None
+    digest = sha256_of(partial)
+    if sha256 is not None and digest != sha256:
+        partial.unlink()
+        raise DownloadError(
+            f"{url}: the downloaded file's sha256 is {digest}, the published file's {sha256}: it is not the "
+            "published file (deleted). Run the command again; if it differs again, the host or a proxy serves "
+            "another file: fetch it elsewhere, or use a mirror")
+    os.replace(partial, target)
+    return digest
+
+
+def _fetch(url: str, partial: Path, progress: bool) -> None:
+    """One request: resume ``partial`` from its length, or write it from the start when it is
+    empty or the server ignores Range. Raises _ConnectionDropped on a short body."""
+    have = partial.stat().st_size if partial.is_file() else 0
+    headers = {"User-Agent": f"rdpbench/{__version__}"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:  # nothing after what we have: the file is whole; its hash decides
+            return
+        raise
+    with response:
+        resumed = have > 0 and response.status == 206 and _range_start(response) == have
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        received = 0
+        with open(partial, "ab" if resumed else "wb") as handle, tqdm(
+            total=None if expected is None else expected + (have if resumed else 0), initial=have if resumed else 0,
+            unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False,
+        ) as bar:
+            while chunk := response.read(_CHUNK):
+                handle.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+    if expected is not None and received < expected:
+        raise _ConnectionDropped(f"{received} of {expected} bytes arrived")
+
+
+def _range_start(response) -> int | None:
+    """The first byte a 206 response holds (``Content-Range: bytes START-END/TOTAL``)."""
+    content_range = response.headers.get("Content-Range", "")
+    start = content_range.removeprefix("bytes ").split("-", 1)[0]
+    return int(start) if start.isdigit() else None

@@ -1,0 +1,485 @@
+"""Registered downloadable datasets: download from a local HTTP server (with Range, dropped
+connections and servers that ignore Range), checksums, hostile archives, imports by hand,
+mirrors, the manifest of pixel hashes, and the ``rdpbench datasets`` commands.
+
+Each test swaps the catalogue entry ``div2k-valid`` for one whose archive the test builds
+from small generated photos and serves itself; nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.server
+import io
+import json
+import stat
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke, make_photo
+from PIL import Image
+
+from rdpbench.datasets import download as downloads
+from rdpbench.datasets import get_dataset, inspect, published_content_sha256
+from rdpbench.datasets.archives import UnsafeArchiveError, extract_images
+from rdpbench.datasets.catalog import CATALOG, Archive
+from rdpbench.datasets.install import (
+    MANIFEST_FILE,
+    download_set,
+    import_set,
+    install_state,
+    set_folder,
+    verify_set,
+)
+from rdpbench.errors import RdpbenchError
+
+NAME = "div2k-valid"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files``; honours Range unless ``server.ignore_range``; on the first
+    request of a file named in ``server.drop_at`` sends only that many bytes and hangs up."""
+
+    def do_GET(self):
+        name, server = self.path.lstrip("/"), self.server
+        asked = self.headers.get("Range")
+        server.requests.append((name, asked))
+        if name not in server.files:
+            self.send_error(404)
+            return
+        data, start = server.files[name], 0
+        if asked and not server.ignore_range:
+            start = int(asked.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:server.drop_at.pop(name, len(body))])
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.requests, httpd.drop_at, httpd.ignore_range = {}, [], {}, False
+    httpd.url = lambda name="": f"http://127.0.0.1:{httpd.server_port}/{name}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path, monkeypatch) -> Path:
+    """An empty dataset cache, and no mirror from the environment."""
+    monkeypatch.setenv("RDPBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv(downloads.MIRROR_VARIABLE, raising=False)
+    return tmp_path / "data"
+
+
+def photos(count: int, first_seed: int = 0) -> dict[str, np.ndarray]:
+    return {f"img{i}.png": make_photo(12, 16, seed=first_seed + i) for i in range(count)}
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def tar_bytes(members: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None = None) -> bytes:
+    """A tar.gz of ``members`` plus ``links``: name -> (tar member type, link target)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for name, (kind, target) in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+def set_archive(images: dict[str, np.ndarray], extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip of the images as PNGs inside a folder, plus ``extra`` members."""
+    return zip_bytes({**{f"DIV2K_valid_HR/{name}": png(pixels) for name, pixels in images.items()}, **(extra or {})})
+
+
+def use_entry(monkeypatch, archives: list[Archive], n_images: int = 3):
+    """Make the catalogue entry NAME stand for ``archives`` holding ``n_images``."""
+    entry = dataclasses.replace(CATALOG[NAME], archives=tuple(archives), n_images=n_images)
+    monkeypatch.setitem(CATALOG, NAME, entry)
+    return entry
+
+
+def published(url: str, data: bytes) -> Archive:
+    return Archive(url, hashlib.sha256(data).hexdigest(), len(data), "the test")
+
+
+def expected_pixel_hashes(images: dict[str, np.ndarray]) -> dict[str, str]:
+    """sha256 of each image's H x W x 3 bytes, keyed by stem (computed without rdpbench)."""
+    return {Path(name).stem: hashlib.sha256(pixels.tobytes()).hexdigest() for name, pixels in images.items()}
+
+
+def assert_nothing_in_place(data_home: Path) -> None:
+    """No set folder, no half-filled staging folder, no archive or partial download left."""
+    assert not set_folder(NAME).exists()
+    left = [p.name for p in data_home.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert left == [], left
+    assert not list(data_home.glob(f".{NAME}.installing-*"))
+
+
+def test_a_good_archive_installs_verified_and_runs_check_its_pixels(server, monkeypatch):
+    images = photos(3)
+    server.files["set.zip"] = set_archive(images, {"DIV2K_valid_HR/readme.txt": b"hi",
+                                                   "__MACOSX/DIV2K_valid_HR/._img0.png": b"\x00\x05\x16\x07"})
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+
+    notes = download_set(CATALOG[NAME], progress=False)
+
+    assert any("readme.txt" in note for note in notes) and any("macOS" in note for note in notes)
+    assert install_state(NAME) == "verified"
+    dataset = get_dataset(NAME)
+    assert [item.name for item in dataset.images] == ["img0", "img1", "img2"]
+    assert dataset.pixel_hashes == expected_pixel_hashes(images)
+    assert dataset.verified and inspect(dataset).verified
+    lines = "".join(f"{name} {digest}\n" for name, digest in expected_pixel_hashes(images).items())
+    content = hashlib.sha256(lines.encode()).hexdigest()
+    assert inspect(dataset).content_sha256 == content
+    assert published_content_sha256()[content] == NAME
+    assert not (set_folder(NAME).parent / ".downloads" / "set.zip").exists()  # the archive is not kept
+
+
+def test_a_run_finds_an_image_whose_pixels_changed_after_installing(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    download_set(CATALOG[NAME], progress=False)
+    Image.fromarray(make_photo(12, 16, seed=99)).save(set_folder(NAME) / "img1.png")
+
+    with pytest.raises(RdpbenchError, match="img1.png: pixels differ") as error:
+        inspect(get_dataset(NAME))
+    assert "rdpbench datasets download div2k-valid" in str(error.value)
+
+
+@pytest.mark.parametrize("damage", ["corrupted", "truncated"])
+def test_a_damaged_download_is_refused_by_its_checksum_and_nothing_stays(server, monkeypatch, data_home, damage):
+    good = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), good)])
+    middle = len(good) // 2
+    server.files["set.zip"] = (good[:middle] + bytes([good[middle] ^ 1]) + good[middle + 1:]
+                               if damage == "corrupted" else good[:middle])
+
+    with pytest.raises(RdpbenchError, match=r"set\.zip: the downloaded file's sha256 .* not the published file"):
+        download_set(CATALOG[NAME], progress=False)
+    assert_nothing_in_place(data_home)
+
+
+def test_an_archive_that_is_not_the_set_is_refused_and_nothing_stays(server, monkeypatch, data_home):
+    server.files["set.zip"] = set_archive(photos(2))  # the published file, but of two images
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])], n_images=3)
+
+    with pytest.raises(RdpbenchError, match="set.zip: 2 images, where div2k-valid has 3"):
+        download_set(CATALOG[NAME], progress=False)
+    assert_nothing_in_place(data_home)
+
+
+def test_an_undecodable_image_is_named_and_nothing_stays(server, monkeypatch, data_home):
+    server.files["set.zip"] = set_archive(photos(2), {"DIV2K_valid_HR/broken.png": b"\x89PNG\r\n\x1a\nnot really"})
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+
+    with pytest.raises(RdpbenchError, match="broken.png"):
+        download_set(CATALOG[NAME], progress=False)
+    assert_nothing_in_place(data_home)
+
+
+@pytest.mark.parametrize("ignore_range", [False, True])
+def test_a_dropped_connection_resumes_or_restarts(server, monkeypatch, ignore_range):
+    images = photos(3)
+    server.files["set.zip"] = set_archive(images)
+    server.drop_at["set.zip"], server.ignore_range = 700, ignore_range
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+
+    download_set(CATALOG[NAME], progress=False)
+
+    assert server.requests == [("set.zip", None), ("set.zip", "bytes=700-")]
+    assert get_dataset(NAME).pixel_hashes == expected_pixel_hashes(images)
+
+
+def test_an_interrupted_download_resumes_in_the_next_command(server, monkeypatch, data_home):
+    server.files["set.zip"] = set_archive(photos(3))
+    server.drop_at["set.zip"] = 500
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    monkeypatch.setattr(downloads, "ATTEMPTS", 1)
+
+    with pytest.raises(RdpbenchError, match="run the same command again to resume"):
+        download_set(CATALOG[NAME], progress=False)
+    partial = data_home / ".downloads" / "set.zip.partial"
+    assert partial.stat().st_size == 500 and not set_folder(NAME).exists()
+
+    download_set(CATALOG[NAME], progress=False)
+    assert server.requests[-1] == ("set.zip", "bytes=500-")
+    assert install_state(NAME) == "verified" and not partial.exists()
+
+
+def _unsafe_archives() -> dict[str, tuple[bytes, str]]:
+    picture = png(make_photo(8, 8, seed=0))
+    symlink = zipfile.ZipInfo("link.png")
+    symlink.external_attr = (stat.S_IFLNK | 0o777) << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ok.png", picture)
+        archive.writestr(symlink, "/etc/passwd")
+    return {
+        "dotdot": (zip_bytes({"ok.png": picture, "../evil.png": picture}), "../evil.png (a path with '..')"),
+        "absolute": (zip_bytes({"ok.png": picture, "/abs/evil.png": picture}), "/abs/evil.png (an absolute path)"),
+        "zip symlink": (buffer.getvalue(), "link.png (a symbolic link)"),
+        "tar symlink": (tar_bytes({"ok.png": picture}, {"link.png": (tarfile.SYMTYPE, "/etc/passwd")}),
+                        "link.png (a symbolic link)"),
+        "tar hard link": (tar_bytes({"ok.png": picture}, {"hard.png": (tarfile.LNKTYPE, "ok.png")}),
+                          "hard.png (a hard link)"),
+        "tar device": (tar_bytes({"ok.png": picture}, {"dev.png": (tarfile.CHRTYPE, "")}),
+                       "dev.png (a device or other special file)"),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_unsafe_archives()))
+def test_an_archive_with_an_unsafe_member_is_refused_whole(tmp_path, kind):
+    data, named = _unsafe_archives()[kind]
+    archive, into = tmp_path / "hostile.archive", tmp_path / "into"
+    archive.write_bytes(data)
+    into.mkdir()
+
+    with pytest.raises(UnsafeArchiveError) as error:
+        extract_images(archive, into)
+    assert named in str(error.value)
+    assert list(into.iterdir()) == []  # not even the safe member
+
+
+def test_a_download_with_an_unsafe_member_leaves_nothing(server, monkeypatch, data_home):
+    data, _ = _unsafe_archives()["dotdot"]
+    server.files["set.zip"] = data
+    use_entry(monkeypatch, [published(server.url("set.zip"), data)], n_images=1)
+
+    with pytest.raises(UnsafeArchiveError, match=r"\.\./evil\.png"):
+        download_set(CATALOG[NAME], progress=False)
+    assert_nothing_in_place(data_home)
+    assert not (data_home.parent / "evil.png").exists()
+
+
+def test_a_set_of_two_archives_zip_and_tar_installs_as_one(server, monkeypatch):
+    first, second = photos(2), photos(1, first_seed=5)
+    second = {"other.png": second["img0.png"]}
+    server.files["a.zip"] = set_archive(first)
+    server.files["b.tar.gz"] = tar_bytes({f"mobile/{n}": png(p) for n, p in second.items()})
+    use_entry(monkeypatch, [published(server.url("a.zip"), server.files["a.zip"]),
+                            published(server.url("b.tar.gz"), server.files["b.tar.gz"])])
+
+    download_set(CATALOG[NAME], progress=False)
+
+    assert get_dataset(NAME).pixel_hashes == expected_pixel_hashes({**first, **second})
+
+
+def test_an_archive_without_a_published_checksum_is_recorded_and_not_verified(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [Archive(server.url("set.zip"), None, None, None)])
+
+    download_set(CATALOG[NAME], progress=False)
+
+    manifest = json.loads((set_folder(NAME) / MANIFEST_FILE).read_text())
+    assert manifest["archives"][0]["sha256"] == hashlib.sha256(server.files["set.zip"]).hexdigest()
+    assert manifest["archives"][0]["published_sha256"] is None and manifest["verified"] is False
+    assert install_state(NAME) == "installed"
+    dataset = get_dataset(NAME)
+    assert not dataset.verified and any("no published checksum" in note for note in dataset.notes)
+    assert inspect(dataset).content_sha256 not in published_content_sha256()
+
+
+def test_a_set_that_is_not_installed_names_the_command_that_installs_it():
+    with pytest.raises(RdpbenchError, match="rdpbench datasets download div2k-valid") as error:
+        get_dataset(NAME)
+    assert "rdpbench datasets import div2k-valid PATH" in str(error.value)
+
+
+def test_import_of_an_archive_copied_by_hand(tmp_path, monkeypatch):
+    images = photos(3)
+    copy = tmp_path / "DIV2K_valid_HR.zip"
+    copy.write_bytes(set_archive(images))
+    use_entry(monkeypatch, [published("https://unreachable.invalid/DIV2K_valid_HR.zip", copy.read_bytes())])
+
+    result = invoke("datasets", "import", NAME, copy)
+
+    assert result.exit_code == 0, result.output
+    assert "(verified)" in result.output
+    assert get_dataset(NAME).pixel_hashes == expected_pixel_hashes(images)
+    assert copy.is_file()  # the user's copy is left alone
+
+
+def test_import_of_a_different_archive_is_refused(tmp_path, monkeypatch, data_home):
+    copy = tmp_path / "DIV2K_valid_HR.zip"
+    copy.write_bytes(set_archive(photos(3)))
+    use_entry(monkeypatch, [published("https://unreachable.invalid/DIV2K_valid_HR.zip", set_archive(photos(3, 7)))])
+
+    result = invoke("datasets", "import", NAME, copy)
+
+    assert result.exit_code == 1
+    assert f"{copy}: sha256" in result.output and "not the published DIV2K_valid_HR.zip" in result.output
+    assert not set_folder(NAME).exists()
+
+
+def test_import_of_a_loose_folder_needs_the_unverified_flag(tmp_path, monkeypatch):
+    images = photos(3)
+    folder = tmp_path / "by_hand"
+    folder.mkdir()
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(folder / name)
+    use_entry(monkeypatch, [published("https://unreachable.invalid/DIV2K_valid_HR.zip", b"the archive")])
+
+    refused = invoke("datasets", "import", NAME, folder)
+    assert refused.exit_code == 1 and "--unverified" in refused.output
+    assert not set_folder(NAME).exists()
+
+    accepted = invoke("datasets", "import", NAME, folder, "--unverified")
+    assert accepted.exit_code == 0, accepted.output
+    assert install_state(NAME) == "unverified"
+    dataset = get_dataset(NAME)
+    assert not dataset.verified and dataset.pixel_hashes == expected_pixel_hashes(images)
+    assert inspect(dataset).content_sha256 not in published_content_sha256()
+
+
+def test_an_unverified_folder_must_hold_the_whole_set(tmp_path, monkeypatch):
+    folder = tmp_path / "by_hand"
+    folder.mkdir()
+    Image.fromarray(make_photo(12, 16, seed=0)).save(folder / "only.png")
+    use_entry(monkeypatch, [published("https://unreachable.invalid/DIV2K_valid_HR.zip", b"the archive")])
+
+    with pytest.raises(RdpbenchError, match="1 images, where div2k-valid has 3"):
+        import_set(CATALOG[NAME], folder, unverified=True)
+
+
+@pytest.mark.parametrize("kind", ["folder", "url"])
+def test_a_mirror_replaces_the_official_host_with_the_same_checksums(server, tmp_path, monkeypatch, kind):
+    data = set_archive(photos(3))
+    use_entry(monkeypatch, [published("http://127.0.0.1:9/official/set.zip", data)])  # never contacted
+    if kind == "folder":
+        (tmp_path / "mirror").mkdir()
+        (tmp_path / "mirror" / "set.zip").write_bytes(data)
+        monkeypatch.setenv(downloads.MIRROR_VARIABLE, str(tmp_path / "mirror"))
+    else:
+        server.files["set.zip"] = data
+        monkeypatch.setenv(downloads.MIRROR_VARIABLE, server.url())
+
+    download_set(CATALOG[NAME], progress=False)
+
+    assert install_state(NAME) == "verified"
+    assert server.requests == ([] if kind == "folder" else [("set.zip", None)])
+
+
+def test_a_mirror_copy_that_differs_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "set.zip").write_bytes(set_archive(photos(3)))
+    use_entry(monkeypatch, [published("http://127.0.0.1:9/set.zip", set_archive(photos(3, 4)))])
+
+    result = invoke("datasets", "download", NAME, "--mirror", tmp_path / "mirror")
+
+    assert result.exit_code == 1 and "set.zip: sha256" in result.output
+    assert not set_folder(NAME).exists()
+
+
+def test_datasets_list_shows_each_set_and_whether_it_is_in_place(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+
+    before = invoke("datasets", "list").output
+    assert invoke("datasets", "download", NAME).exit_code == 0
+    after = invoke("datasets", "list").output
+
+    row = next(line for line in before.splitlines() if f" {NAME} " in line)
+    assert row.startswith("missing") and "3 images" in row
+    assert next(line for line in after.splitlines() if f" {NAME} " in line).startswith("verified")
+    assert "clic2022-valid" in after and "checksum: unpublished" in after
+    assert server.url("set.zip") in after
+
+
+def test_datasets_verify_names_each_differing_or_missing_file(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    download_set(CATALOG[NAME], progress=False)
+    assert invoke("datasets", "verify", NAME).exit_code == 0
+    assert verify_set(NAME) == []
+
+    Image.fromarray(make_photo(12, 16, seed=42)).save(set_folder(NAME) / "img0.png")
+    (set_folder(NAME) / "img2.png").unlink()
+    result = invoke("datasets", "verify", NAME)
+
+    assert result.exit_code == 1
+    assert "img0.png: pixels differ" in result.output and "img2.png: missing" in result.output
+    assert "1 of 3 images match" in result.output
+
+
+@pytest.mark.parametrize("how", ["verified download", "unverified folder"])
+def test_only_a_verified_set_gets_the_codec_cards_published_curves(server, tmp_path, monkeypatch, how):
+    """The cards publish curves for div2k-valid; results on the same pixels get them beside
+    only when the set was installed from its published archive."""
+    import pandas as pd
+
+    from rdpbench.codecs.cards import published_beside
+
+    images = photos(3)
+    server.files["set.zip"] = set_archive(images)
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    if how == "verified download":
+        download_set(CATALOG[NAME], progress=False)
+    else:
+        folder = tmp_path / "by_hand"
+        folder.mkdir()
+        for name, pixels in images.items():
+            Image.fromarray(pixels).save(folder / name)
+        import_set(CATALOG[NAME], folder, unverified=True)
+    points = pd.DataFrame({"dataset_sha256": [inspect(get_dataset(NAME)).content_sha256]})
+
+    beside = published_beside(points)
+
+    assert set(beside.dataset) == ({NAME} if how == "verified download" else set())
+
+
+def test_a_run_on_a_registered_set_needs_it_installed_then_uses_it(server, tmp_path, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    run = ("run", "--codec", "jpeg", "--quality", "50", "--dataset", NAME, "--out", tmp_path / "results",
+           "--device", "cpu", "--no-progress")
+
+    missing = invoke(*run)
+    assert missing.exit_code == 1 and "rdpbench datasets download div2k-valid" in missing.output
+    assert server.requests == []  # a run never downloads a large set by itself
+
+    download_set(CATALOG[NAME], progress=False)
+    done = invoke(*run)
+    assert done.exit_code == 0, done.output
+    manifest = json.loads(next((tmp_path / "results").glob("*/run.json")).read_text())
+    assert manifest["dataset"]["source"] == NAME and manifest["dataset"]["n_images"] == 3
