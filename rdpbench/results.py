@@ -273,6 +273,7 @@ def _dataset_columns(frame: pd.DataFrame, manifest: dict) -> None:
     dataset = manifest.get("dataset", {})
     frame["dataset"] = dataset.get("name")
     frame["dataset_sha256"] = dataset.get("content_sha256")
+    frame["patch_protocol"] = ((manifest.get("metric_protocol") or {}).get("patches") or {}).get("patch_protocol")
 
 
 def collect_points(folder: Path) -> pd.DataFrame:

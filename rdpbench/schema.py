@@ -18,7 +18,7 @@ TIME_COLUMNS = ["encode_s", "decode_s"]
 #: Columns that hold text; every other column of a results CSV holds numbers.
 TEXT_COLUMNS = set(KEY_COLUMNS)
 #: Columns that readers of several runs add: where a row came from and which image set it is on.
-ORIGIN_COLUMNS = ["run", "source", "dataset", "dataset_sha256"]
+ORIGIN_COLUMNS = ["run", "source", "dataset", "dataset_sha256", "patch_protocol"]
 #: Every column of a results table that is not a metric's value (cards add label and citation).
 NOT_METRICS = frozenset(KEY_COLUMNS + RATE_COLUMNS + TIME_COLUMNS + ORIGIN_COLUMNS + ["n_images", "label", "citation"])
 

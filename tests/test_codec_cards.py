@@ -3,16 +3,24 @@ from rdpbench.codecs.cards import load_card, published_points
 
 def test_msh_card_carries_compressais_published_kodak_points():
     points = published_points("msh")
+    points = points[points.dataset == "kodak"]
     assert list(points.quality) == ["1", "2", "3"]
     assert list(points.bpp) == [0.1239, 0.1980, 0.3072]
     assert (points.dataset == "kodak").all() and points.citation.notna().all()
 
 
-def test_every_published_curve_has_equal_length_columns():
-    for name in ("msh", "hific"):
-        for curve in load_card(name)["published"]:
+def test_every_published_curve_has_equal_length_columns_and_a_registered_image_set():
+    from rdpbench.codecs.cards import cards_dir
+    from rdpbench.datasets import DATASETS
+    from rdpbench.metrics import METRICS
+
+    for path in cards_dir().glob("*.toml"):
+        for curve in load_card(path.stem).get("published", []):
             lengths = {len(v) for v in curve.values() if isinstance(v, list)}
-            assert len(lengths) == 1, name
+            assert len(lengths) == 1, path.name
+            assert curve["dataset"] in DATASETS, (path.name, curve["dataset"])
+            metrics = {k for k, v in curve.items() if isinstance(v, list)} - {"quality", "bpp"}
+            assert metrics <= set(METRICS.names()), (path.name, metrics - set(METRICS.names()))
 
 
 def test_codec_without_card_has_no_published_points():
@@ -32,3 +40,23 @@ def test_published_curves_only_beside_the_same_full_image_set():
     assert set(published_beside(on_kodak).dataset) == {"kodak"}
     assert "msh" in set(published_beside(on_kodak).codec)
     assert published_beside(on_subset).empty
+
+
+def test_published_fid_only_beside_fid_over_the_same_patches(monkeypatch):
+    import pandas as pd
+
+    import rdpbench.codecs.cards as cards
+    from rdpbench.datasets import published_content_sha256
+
+    [kodak] = [sha for sha, name in published_content_sha256().items() if name == "kodak"]
+    curve = {"codec": "hific", "label": "HiFiC (published)", "dataset": "kodak", "patch_protocol": "hific",
+             "quality": "lo", "bpp": 0.2, "psnr": 28.0, "fid": 9.0}
+    monkeypatch.setattr(cards, "all_published_points", lambda: pd.DataFrame([curve]))
+
+    def beside(protocol):
+        points = pd.DataFrame({"codec": ["jpeg"], "dataset_sha256": [kodak], "patch_protocol": [protocol]})
+        return cards.published_beside(points).iloc[0]
+
+    assert beside("hific").fid == 9.0
+    drawn = beside("paper")
+    assert pd.isna(drawn.fid) and drawn.psnr == 28.0

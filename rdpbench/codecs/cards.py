@@ -35,7 +35,7 @@ def published_points(name: str) -> pd.DataFrame:
     for curve in load_card(name).get("published", []):
         columns = {k: v for k, v in curve.items() if isinstance(v, list)}
         frame = pd.DataFrame(columns)
-        for key in ("label", "source", "citation", "dataset"):
+        for key in ("label", "source", "citation", "dataset", "patch_protocol"):
             frame[key] = curve.get(key)
         frame["codec"] = name
         frames.append(frame)
@@ -52,12 +52,22 @@ def all_published_points() -> pd.DataFrame:
 def published_beside(points: pd.DataFrame) -> pd.DataFrame:
     """Published curves measured on an image set that ``points`` holds results on, judged by
     content (``dataset_sha256``), never by name: a subset such as ``kodak[:4]``, or another
-    set called "kodak", gets no published curve beside it."""
+    set called "kodak", gets no published curve beside it. A curve's FID and KID stay only
+    where the measured points used the patch protocol it names (``patch_protocol``)."""
     from ..datasets import published_content_sha256
+    from ..metrics import METRICS
+    from ..metrics.base import DISTRIBUTION
 
     published = all_published_points()
     if published.empty or "dataset_sha256" not in points:
         return published.iloc[0:0]
     known = published_content_sha256()
     measured = {known[sha] for sha in points.dataset_sha256.dropna() if sha in known}
-    return published[published.dataset.isin(measured)]
+    beside = published[published.dataset.isin(measured)].copy()
+    # a published FID or KID sits beside measured ones only when both used the same patches
+    protocols = set(points.patch_protocol.dropna()) if "patch_protocol" in points else set()
+    other_patches = beside.patch_protocol.notna() & ~beside.patch_protocol.isin(protocols)
+    for metric in beside.columns.intersection(METRICS.names()):
+        if METRICS.get(metric).kind == DISTRIBUTION:
+            beside.loc[other_patches, metric] = float("nan")
+    return beside

@@ -59,6 +59,7 @@ def _dataset(plan: Plan, checked: Checked) -> dict:
         "source": spec if spec in DATASETS else str(Path(spec).expanduser().resolve()),
         "n_images": len(plan.dataset.images),
         "content_sha256": checked.summary.content_sha256,
+        "verified": plan.dataset.verified,
         "pixel_sha256": checked.summary.pixel_hashes,
         "conversions": checked.summary.conversions,
     }
