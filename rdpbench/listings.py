@@ -28,14 +28,19 @@ def codec_rows() -> list[tuple[str, str]]:
 
 
 def metric_rows() -> list[tuple[str, str, str, str]]:
-    """(name, kind, better direction, description) of every metric."""
+    """(name, kind, better direction, description) of every metric; a family of metrics is
+    named with its argument (``pyiqa:NAME(OPTIONS)``), its members' kind and direction
+    being their own."""
     from .metrics import METRICS
 
     rows = []
     for name in METRICS.names():
         metric = METRICS.get(name)
-        better = "higher" if metric.higher_is_better else "lower"
-        rows.append((name, metric.kind, f"{better} is better", metric.description))
+        if metric.argument:
+            rows.append((f"{name}:{metric.argument}", metric.kind, metric.kind, metric.description))
+        else:
+            better = "higher" if metric.higher_is_better else "lower"
+            rows.append((name, metric.kind, f"{better} is better", metric.description))
     return rows
 
 

@@ -2,7 +2,8 @@
 anchor codec, and paired per-image comparisons with bootstrap intervals.
 
 Bjontegaard deltas use the ``bjontegaard`` package (piecewise cubic Hermite interpolation,
-``pchip``, by default). Each metric's better direction comes from the metric registry; a
+``pchip``, by default). Each metric's better direction comes from the metric registry
+(:func:`rdpbench.metrics.higher_is_better`, pyiqa's table for ``pyiqa:`` metrics); a
 lower-is-better metric is negated before the call (the package assumes higher is better) and
 its BD-metric is reported back in the metric's own units, test minus anchor. A curve that is
 not monotone in rate gets no number but a stated reason.
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RdpbenchError
-from .metrics import METRICS
+from .metrics import higher_is_better, list_metrics
 from .results import atomic_write_text, collect_metric_variants, collect_points, dataset_groups, runs_apart, write_csv
 from .schema import DEFAULT_SAMPLER, NOT_METRICS, curve_label
 
@@ -26,7 +27,7 @@ BD_METHOD = "pchip"
 def metric_columns(frame: pd.DataFrame) -> list[str]:
     """Metric columns of a results frame, registered metrics first in registry order."""
     present = [c for c in frame.columns if c not in NOT_METRICS and frame[c].notna().any()]
-    known = [m for m in METRICS.names() if m in present]
+    known = [m for m in list_metrics() if m in present]
     return known + sorted(set(present) - set(known))
 
 
@@ -58,9 +59,10 @@ def bd_table(points: pd.DataFrame, anchor: str = "msh", method: str = BD_METHOD)
         if (codec, sampler) == anchor_key:
             continue
         for metric in metric_columns(points):
-            if metric not in METRICS or metric not in curve or metric not in reference:
+            better = higher_is_better(metric)
+            if better is None or metric not in curve or metric not in reference:
                 continue
-            sign = 1.0 if METRICS.get(metric).higher_is_better else -1.0
+            sign = 1.0 if better else -1.0
             row = {"codec": codec, "sampler": sampler, "metric": metric,
                    "bd_rate_percent": np.nan, "bd_metric": np.nan, "note": ""}
             problem = _curve_problem(reference, metric, sign, "anchor") or _curve_problem(curve, metric, sign, "curve")
@@ -112,9 +114,7 @@ def rate_gap_table(points: pd.DataFrame) -> pd.DataFrame:
 
 def arrow(metric: str) -> str:
     """'↑' for higher-is-better metrics, '↓' for lower-is-better ones, '' if unknown."""
-    if metric not in METRICS:
-        return ""
-    return "↑" if METRICS.get(metric).higher_is_better else "↓"
+    return {True: "↑", False: "↓", None: ""}[higher_is_better(metric)]
 
 
 def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
@@ -215,7 +215,7 @@ def bootstrap_interval(values: np.ndarray, resamples: int = 10_000, seed: int = 
 def point_intervals(images: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per run, codec, quality and sampler: the 95% bootstrap interval of the mean of each
     per-image metric, as columns ``<metric>_ci95_low`` and ``<metric>_ci95_high``."""
-    metrics = [m for m in metric_columns(images) if m in METRICS]
+    metrics = [m for m in metric_columns(images) if higher_is_better(m) is not None]
     rows = []
     for key, group in images.groupby(["run", "codec", "quality", "sampler"], sort=False):
         row = dict(zip(["run", "codec", "quality", "sampler"], key))

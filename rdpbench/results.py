@@ -26,7 +26,7 @@ from .paths import IMAGES_CSV, MANIFEST, POINTS_CSV, RunFolder, is_hidden
 from .schema import DEFAULT_SAMPLER, KEY_COLUMNS, POINT_KEY, RATE_COLUMNS, SCHEMA_VERSION, TEXT_COLUMNS, TIME_COLUMNS
 
 # CompressAI's result keys for the metrics both projects compute.
-_COMPRESSAI_NAMES = {"psnr": "psnr-rgb"}
+_COMPRESSAI_NAMES = {"psnr": "psnr-rgb", "ms_ssim": "ms-ssim-rgb"}
 
 
 def in_run_order(rows: pd.DataFrame, points: list[str], images: list[str], samplers: list[str]) -> pd.DataFrame:

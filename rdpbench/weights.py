@@ -23,6 +23,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -134,14 +135,15 @@ def torchvision_weight_file(weights, used_by: str) -> WeightFile:
 
 
 def pyiqa_weight_file(url: str, used_by: str, sha256: str | None = None) -> WeightFile:
-    """A file of pyiqa's weight store, placed in pyiqa's cache (``$TORCH_HOME/hub/pyiqa``)."""
-    return WeightFile(url.rsplit("/", 1)[1], url, "pyiqa", used_by, sha256=sha256)
+    """A file of pyiqa's weight store, placed in pyiqa's cache (``$TORCH_HOME/hub/pyiqa``)
+    under the name pyiqa's loader gives it (the URL's last path component)."""
+    return WeightFile(Path(urlparse(url).path).name, url, "pyiqa", used_by, sha256=sha256)
 
 
 @functools.cache
 def metric_weight_files() -> dict[str, WeightFile]:
     """Files of the metrics by file name, with URLs read from the packages that load them."""
-    from pyiqa.archs import dbcnn_arch, inception, musiq_arch, niqe_arch
+    from pyiqa.archs import dbcnn_arch, dists_arch, inception, musiq_arch, niqe_arch
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
     from torchvision.models import AlexNet_Weights, VGG16_Weights
 
@@ -162,7 +164,8 @@ def metric_weight_files() -> dict[str, WeightFile]:
         pyiqa_weight_file(musiq_arch.default_model_urls["koniq10k"], "musiq"),
         pyiqa_weight_file(dbcnn_arch.default_model_urls["koniq"], "dbcnn"),
         pyiqa_weight_file(dbcnn_arch.default_model_urls["scnn"], "dbcnn (built, then overwritten)"),
-        torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dbcnn (built, then overwritten), training loss"),
+        pyiqa_weight_file(dists_arch.default_model_urls["url"], "dists"),
+        torchvision_weight_file(VGG16_Weights.IMAGENET1K_V1, "dists, dbcnn (built, then overwritten), training loss"),
     ]
     return {file.file_name: file for file in files}
 
@@ -421,12 +424,13 @@ def download(file: WeightFile) -> Path:
     return file.path
 
 
-def import_from(folder: Path) -> tuple[list[Path], list[str]]:
-    """Copy every known weight file found in ``folder`` (by file name) into its place, after
-    checking its hash where one is published (and that it reads, where none is). Returns the
-    paths written and, for each file refused, why (a refused file is left where it was)."""
+def import_from(folder: Path, files: list[WeightFile] | None = None) -> tuple[list[Path], list[str]]:
+    """Copy every weight file of ``files`` (default: every known one) found in ``folder`` (by
+    file name) into its place, after checking its hash where one is published (and that it
+    reads, where none is). Returns the paths written and, for each file refused, why (a
+    refused file is left where it was)."""
     copied, refused = [], []
-    for file in weight_files().values():
+    for file in weight_files().values() if files is None else files:
         if file.package:
             continue  # ships inside its package
         source = folder / file.file_name
@@ -459,10 +463,10 @@ class Verified:
     sha256: str | None
 
 
-def verify(names: list[str] | None = None) -> tuple[list[Verified], list[str]]:
-    """Check the named weight files (default: every one): each one's state, and the
-    problems to report (missing files and how to fetch them, files that differ or do not read)."""
-    chosen = [get_weight_file(name) for name in names] if names else list(weight_files().values())
+def verify(files: list[WeightFile] | None = None) -> tuple[list[Verified], list[str]]:
+    """Check ``files`` (default: every known one): each one's state, and the problems to
+    report (missing files and how to fetch them, files that differ or do not read)."""
+    chosen = list(weight_files().values()) if files is None else files
     verified = []
     for file in chosen:
         if not file.path.is_file():

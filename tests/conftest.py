@@ -114,14 +114,17 @@ def _kaiming(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def build_metric_weights(home: Path) -> None:
-    """Seeded random weights of the right architectures for every metric, saved under
-    ``home`` exactly where the loaders look (torchvision, torch-fidelity, pyiqa, lpips)."""
+    """Seeded random weights of the right architectures for every registered metric, and for
+    ``pyiqa:wadiqam_nr``, saved under ``home`` exactly where the loaders look (torchvision,
+    torch-fidelity, pyiqa, lpips)."""
     from unittest import mock
 
     import scipy.io
     import torchvision
     from pyiqa.archs.dbcnn_arch import DBCNN, SCNN
+    from pyiqa.archs.dists_arch import DISTS
     from pyiqa.archs.musiq_arch import MUSIQ
+    from pyiqa.archs.wadiqam_arch import WaDIQaM
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     from rdpbench.weights import weight_files
@@ -150,7 +153,13 @@ def build_metric_weights(home: Path) -> None:
 
         with mock.patch.object(download_util, "DEFAULT_CACHE_DIR", str(home / "hub" / "pyiqa")):
             dbcnn = DBCNN(pretrained=False)
+            dists = DISTS(pretrained=False)  # VGG-16 from the file above
     torch.save({"params": dbcnn.state_dict()}, place("DBCNN_KonIQ10k-2de81c0a.pth"))
+    torch.save({"alpha": dists.alpha.detach(), "beta": dists.beta.detach()}, place("DISTS_weights-f5e65c96.pth"))
+    # a metric reached only by name (pyiqa:wadiqam_nr): its file where pyiqa's loader looks
+    (home / "hub" / "pyiqa").mkdir(parents=True, exist_ok=True)
+    torch.save({"params": WaDIQaM(metric_type="NR", pretrained=False).state_dict()},
+               home / "hub" / "pyiqa" / "WaDIQaM-NR-koniq-aaffea29.pth")
     rng = np.random.default_rng(0)
     factor = rng.normal(size=(36, 36))
     scipy.io.savemat(

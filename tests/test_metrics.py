@@ -181,7 +181,7 @@ def test_missing_metric_weights_name_every_file(torch_home):
             patch_features("cpu", protocol).prepare()
 
 
-@pytest.mark.parametrize("name, side", [("gmsd", 4), ("lpips", 31), ("dbcnn", 16), ("niqe", 96)])
+@pytest.mark.parametrize("name, side", [("gmsd", 4), ("lpips", 31), ("dbcnn", 16), ("niqe", 96), ("ms_ssim", 161)])
 def test_declared_minimum_size_is_the_smallest_that_scores(metric_weights, name, side):
     metric = prepared(name)
     at_minimum = photo(side, side)

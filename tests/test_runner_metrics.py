@@ -35,11 +35,11 @@ def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
     folder = run(large_images, tmp_path / "out")
     images = pd.read_csv(folder / "images.csv")
     points = pd.read_csv(folder / "points.csv")
-    per_image = ["dbcnn", "gmsd", "lpips", "musiq", "niqe", "nlpd", "psnr"]
+    per_image = ["dbcnn", "dists", "gmsd", "lpips", "ms_ssim", "musiq", "niqe", "nlpd", "psnr", "ssim"]
     assert list(images.columns[9:-2]) == per_image
     assert images[per_image].notna().all().all()
     assert list(points.columns[-3:]) == ["fid", "kid", "kid_paired"]
-    assert points[["fid", "kid", "kid_paired"]].notna().all().all()
+    assert points[["fid", "kid", "kid_paired", "ms_ssim_db"]].notna().all().all()
     manifest = json.loads((folder / "run.json").read_text())
     patches = manifest["metric_protocol"]["patches"]
     assert patches["patch_protocol"] == "hific" and patches["n_patches"] == 3
@@ -72,7 +72,7 @@ def test_fid_of_a_lossless_copy_is_zero(large_images, tmp_path, metric_weights):
 def test_missing_weights_are_all_named_and_nothing_is_written(large_images, tmp_path, torch_home):
     with pytest.raises(MissingWeightsError) as error:
         run(large_images, tmp_path / "out")
-    for file_name in ["alexnet-owt-7be5be79.pth", "vgg16-397923af.pth", "DBCNN_scnn-7ea73d75.pth",
+    for file_name in ["alexnet-owt-7be5be79.pth", "vgg16-397923af.pth", "DBCNN_scnn-7ea73d75.pth", "DISTS_weights-f5e65c96.pth",
                       "DBCNN_KonIQ10k-2de81c0a.pth", "musiq_koniq_ckpt-e95806b9.pth",
                       "niqe_modelparameters.mat", "weights-inception-2015-12-05-6726825d.pth"]:
         assert file_name in str(error.value)

@@ -25,8 +25,10 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
         for name, summary in listings.codec_rows():
             typer.echo(f"{name:10s} {summary}")
     elif what is Listing.metrics:
-        for name, kind, better, description in listings.metric_rows():
-            typer.echo(f"{name:8s} {kind:15s} {better}  {description}")
+        rows = listings.metric_rows()
+        width = max(len(name) for name, *_ in rows)
+        for name, kind, better, description in rows:
+            typer.echo(f"{name:{width}s} {kind:15s} {better:16s}  {description}")
     else:
         rows = listings.dataset_rows()
         width = max(len(name) for name, _ in rows)

@@ -39,7 +39,8 @@ def run(
                           "datasets download` (see `rdpbench datasets list`) or a folder of images.")
     ] = "sample",
     metrics: Annotated[
-        str, typer.Option(help="Comma-separated metric names, or 'all' (see `rdpbench list metrics`).")
+        str, typer.Option(help="Comma-separated metric names, or 'all' (see `rdpbench list metrics`); any pyiqa "
+                          "metric as pyiqa:NAME or pyiqa:NAME(KEY=VALUE,...), e.g. pyiqa:ms_ssim(test_y_channel=false).")
     ] = "psnr",
     out: Annotated[Path, typer.Option(help="Folder that receives one subfolder per run.")] = Path("results"),
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, or auto (GPU when present).")] = "auto",

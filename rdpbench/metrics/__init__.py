@@ -1,8 +1,9 @@
 """Metrics: one registry (``get_metric``, ``list_metrics``), one module per family."""
 
-from . import fid, lpips_metric, psnr, pyiqa_metrics  # noqa: F401  (modules register metrics)
+from . import fid, lpips_metric, psnr, pyiqa_metrics, ssim  # noqa: F401  (modules register metrics)
 from .base import (
     DISTRIBUTION,
+    DerivedMetric,
     DistributionMetric,
     FULL_REFERENCE,
     METRICS,
@@ -10,13 +11,16 @@ from .base import (
     ImageMetric,
     Metric,
     get_metric,
+    higher_is_better,
     list_metrics,
     parse_metric_names,
     register_metric,
+    with_derived_columns,
 )
 
 __all__ = [
     "DISTRIBUTION",
+    "DerivedMetric",
     "DistributionMetric",
     "FULL_REFERENCE",
     "METRICS",
@@ -24,7 +28,9 @@ __all__ = [
     "ImageMetric",
     "Metric",
     "get_metric",
+    "higher_is_better",
     "list_metrics",
     "parse_metric_names",
     "register_metric",
+    "with_derived_columns",
 ]

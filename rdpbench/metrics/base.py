@@ -1,7 +1,13 @@
 """The metric interface and its registry.
 
 Every metric declares its kind, which direction is better and the weight files it needs;
-plots, reports and BD-rate read the direction from here and nowhere else.
+plots, reports and BD-rate read the direction from here (:func:`higher_is_better`) and
+nowhere else.
+
+Names are looked up in this order:
+  ``NAME``            a metric registered here (``rdpbench list metrics``);
+  ``NAME:ARGUMENT``   a registered family of metrics that takes an argument, e.g.
+                      ``pyiqa:topiq_nr`` or ``pyiqa:ms_ssim(test_y_channel=false)``.
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
-from ..errors import ImageError, UnknownNameError
+from ..errors import ImageError, RdpbenchError, UnknownNameError
 from ..registry import Registry
 from ..weights import WeightFile, get_weight_file, require
 
@@ -35,6 +42,9 @@ class Metric(ABC):
     weight_names: ClassVar[list[str]] = []
     #: Smallest (height, width) the metric can score.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
+    #: What a family of metrics takes after ``NAME:`` (``"NAME(OPTIONS)"``); None for a
+    #: single metric. A family's constructor takes it as its first argument.
+    argument: ClassVar[str | None] = None
 
     def __init__(self, device: str = "cpu"):
         self.device = torch.device(device)
@@ -84,28 +94,92 @@ class DistributionMetric(Metric):
         ``extractor`` (a :class:`~rdpbench.metrics.features.PatchFeatures`)."""
 
 
+class DerivedMetric(Metric):
+    """A rate point's value computed from the mean of a per-image metric (``source``) over
+    the point's images, the way published figures derive it (MS-SSIM in dB from the mean
+    MS-SSIM). It needs no weights and no pixels: points.csv gets it wherever its source is."""
+
+    source: ClassVar[str]
+
+    @abstractmethod
+    def from_mean(self, mean: float) -> float:
+        """The value of a rate point whose images' ``source`` values average ``mean``."""
+
+
 def list_metrics() -> list[str]:
-    return METRICS.names()
+    """Names of the registered metrics (what ``all`` stands for); families are not among them."""
+    return [name for name in METRICS.names() if METRICS.get(name).argument is None]
+
+
+def split_metric_list(spec: str) -> list[str]:
+    """``"psnr, pyiqa:ssim(a=1,b=2)"`` -> ["psnr", "pyiqa:ssim(a=1,b=2)"]: split at the
+    commas outside parentheses, so that a metric's options stay together."""
+    parts, depth, current = [], 0, ""
+    for character in spec:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if depth < 0:
+            break
+        if character == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += character
+    if depth != 0:
+        raise RdpbenchError(f"--metrics {spec!r}: unbalanced parentheses")
+    return [part.strip() for part in parts + [current] if part.strip()]
 
 
 def parse_metric_names(spec: str) -> list[str]:
     """``"psnr,lpips"`` -> ["psnr", "lpips"]; ``all`` anywhere in the list stands for every
-    registered metric; repeated names count once, in the order first given.
+    registered metric; repeated names count once, in the order first given. A family's
+    member is named as the family writes it (``pyiqa:ssim(downsample=true)``).
 
     Unknown names raise an error that lists the valid ones.
     """
     names = []
-    for name in (part.strip() for part in spec.split(",")):
-        if name == "all":
-            names += list_metrics()
-        elif name:
-            if name not in METRICS:
-                raise UnknownNameError("metric", name, list_metrics() + ["all"])
-            names.append(name)
+    for name in split_metric_list(spec):
+        names += list_metrics() if name == "all" else [get_metric(name).name]
     if not names:
-        raise UnknownNameError("metric", spec, list_metrics() + ["all"])
+        raise UnknownNameError("metric", spec, valid_names())
     return list(dict.fromkeys(names))
 
 
+def valid_names() -> list[str]:
+    """What ``--metrics`` takes, for error messages: every metric, each family's form, ``all``."""
+    families = [f"{name}:{METRICS.get(name).argument}" for name in METRICS.names() if METRICS.get(name).argument]
+    return list_metrics() + families + ["all"]
+
+
 def get_metric(name: str, device: str = "cpu") -> Metric:
-    return METRICS.get(name)(device=device)
+    """The metric called ``name`` (a registered name or ``FAMILY:ARGUMENT``), not yet prepared."""
+    if name in METRICS:
+        metric_class = METRICS.get(name)
+        if metric_class.argument:
+            raise RdpbenchError(f"metric {name} needs an argument: {name}:{metric_class.argument}")
+        return metric_class(device=device)
+    family, separator, argument = name.partition(":")
+    if separator and family in METRICS and METRICS.get(family).argument:
+        return METRICS.get(family)(argument, device=device)
+    raise UnknownNameError("metric", name, valid_names())
+
+
+def higher_is_better(name: str) -> bool | None:
+    """Whether a larger value of the metric called ``name`` is better; None for a name that
+    is no metric (a column of some other kind)."""
+    try:
+        return get_metric(name).higher_is_better
+    except RdpbenchError:
+        return None
+
+
+def with_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` (rows of points.csv) with the value of every registered derived metric
+    whose source column is there, placed right after its source."""
+    points = points.copy()
+    for name in list_metrics():
+        metric = get_metric(name)
+        if isinstance(metric, DerivedMetric) and metric.source in points:
+            values = [metric.from_mean(float(mean)) for mean in points[metric.source]]
+            points = points.drop(columns=name, errors="ignore")
+            points.insert(points.columns.get_loc(metric.source) + 1, name, values)
+    return points

@@ -11,7 +11,7 @@ import torch
 from ..cache import cache_root, load_array, save_array
 from ..errors import RdpbenchError
 from ..images import check_sizes
-from .base import DistributionMetric, ImageMetric, get_metric
+from .base import DerivedMetric, DistributionMetric, ImageMetric, get_metric, list_metrics
 from .features import PatchFeatures, patch_features
 from .fid import kid_subsets
 from .patches import patch_corners
@@ -31,7 +31,12 @@ class MetricSuite:
 
     def __init__(self, names: list[str], device: str = "cpu", patch_protocol: str = "hific"):
         metrics = [get_metric(name, device=device) for name in names]
+        sources = [m.source for m in metrics if isinstance(m, DerivedMetric) and m.source not in names]
+        metrics += [get_metric(name, device=device) for name in dict.fromkeys(sources)]
         self.image_metrics = [m for m in metrics if isinstance(m, ImageMetric)]
+        #: Every derived metric whose source is scored: points.csv carries them all.
+        self.derived_metrics = [m for m in map(get_metric, list_metrics())
+                                if isinstance(m, DerivedMetric) and m.source in self.image_metric_names]
         self.distribution_metrics = [m for m in metrics if isinstance(m, DistributionMetric)]
         self.extractor = (
             patch_features(device, patch_protocol) if self.distribution_metrics else None
@@ -45,6 +50,11 @@ class MetricSuite:
     @property
     def distribution_metric_names(self) -> list[str]:
         return [m.name for m in self.distribution_metrics]
+
+    @property
+    def metric_names(self) -> list[str]:
+        """Every metric of the run: per image, per rate point from features, derived."""
+        return self.image_metric_names + self.distribution_metric_names + [m.name for m in self.derived_metrics]
 
     def weight_files(self) -> list:
         files = {}
@@ -110,7 +120,7 @@ class MetricSuite:
     def describe(self, n_patches: int) -> dict:
         """What a manifest records of the metrics: protocol, patch count and caveats."""
         described = {"per_image": self.image_metric_names, "per_point": self.distribution_metric_names,
-                     "variants": {m.name: m.variant() for m in self.image_metrics}}
+                     "variants": {m.name: m.variant() for m in self.image_metrics + self.derived_metrics}}
         for metric in self.distribution_metrics:
             described["variants"][metric.name] = {
                 **metric.variant(), "features": f"{self.extractor.name} ({self.extractor.package} "

@@ -36,7 +36,7 @@ def new_manifest(plan: Plan, checked: Checked, notes: list[str]) -> dict:
         "codec": plan.codec.describe(),
         "points": plan.points,
         "samplers": plan.samplers,
-        "metrics": plan.suite.image_metric_names + plan.suite.distribution_metric_names,
+        "metrics": plan.suite.metric_names,
         "metric_protocol": plan.suite.describe(checked.n_patches),
         "dataset": _dataset(plan, checked),
         "seed": settings.seed,

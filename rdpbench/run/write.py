@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import __version__
+from ..metrics import with_derived_columns
 from ..paths import RunFolder
 from ..results import aggregate_points, in_run_order, to_compressai_json, write_csv, write_json
 from ..schema import NOT_METRICS, curve_label, image_columns
@@ -23,10 +24,10 @@ def write_rows(folder: RunFolder, rows: list[dict], metric_names: list[str], man
 
 
 def write_points(folder: RunFolder, images: pd.DataFrame, scores: dict, manifest: dict, codec_name: str) -> None:
-    """points.csv (means of ``images`` plus the per-point ``scores``) and one CompressAI JSON
-    file per sampler."""
+    """points.csv (means of ``images``, the metrics derived from them, the per-point
+    ``scores``) and one CompressAI JSON file per sampler."""
     per_image = [column for column in images.columns if column not in NOT_METRICS]
-    points = aggregate_points(images, per_image, scores)
+    points = with_derived_columns(aggregate_points(images, per_image, scores))
     write_csv(points, folder.points_csv)
     for sampler, curve in points.groupby("sampler", sort=False):
         exported = to_compressai_json(
