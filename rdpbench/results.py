@@ -200,9 +200,10 @@ def to_compressai_json(points: pd.DataFrame, name: str, description: str, meta: 
 
 
 def read_compressai_json(path: Path) -> pd.DataFrame | None:
-    """Rate points from a CompressAI results JSON file, with our column names; None when the
-    file is valid JSON of some other kind. Raises DamagedResultsError when it is not valid
-    JSON, or when its ``results`` lists differ in length."""
+    """Rate points from a CompressAI results JSON file, with our column names and the metrics
+    derived from them (``ms_ssim_db`` from ``ms-ssim-rgb``); None when the file is valid JSON
+    of some other kind. Raises DamagedResultsError when it is not valid JSON, or when its
+    ``results`` lists differ in length."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -231,7 +232,9 @@ def read_compressai_json(path: Path) -> pd.DataFrame | None:
     for key, values in results.items():
         if key != "quality":
             frame[from_compressai.get(key, key)] = pd.to_numeric(pd.Series(values), errors="coerce")
-    return frame
+    from .metrics import with_derived_columns  # published ms-ssim-rgb gets its dB form, as measured points do
+
+    return with_derived_columns(frame)
 
 
 def _missing(value) -> bool:

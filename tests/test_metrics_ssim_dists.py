@@ -77,6 +77,17 @@ def test_ms_ssim_db_of_a_rate_point_is_the_db_of_its_mean_ms_ssim(tmp_path):
     assert arrow("ms_ssim_db") == arrow("ms_ssim") == "↑"
 
 
+def test_published_compressai_curves_are_read_with_ms_ssim_in_db(tmp_path):
+    from rdpbench.results import read_compressai_json
+
+    path = tmp_path / "bmshj2018-factorized.json"
+    path.write_text(json.dumps({"name": "bmshj2018-factorized",
+                                "results": {"bpp": [0.2, 0.5], "psnr-rgb": [28.0, 32.0], "ms-ssim-rgb": [0.9, 0.99]}}))
+    frame = read_compressai_json(path)
+    assert frame.ms_ssim.tolist() == [0.9, 0.99]
+    assert frame.ms_ssim_db.tolist() == pytest.approx([10.0, 20.0], rel=1e-12)
+
+
 def test_a_lossless_rate_point_has_an_infinite_ms_ssim_db():
     assert get_metric("ms_ssim_db").from_mean(1.0) == math.inf
     assert get_metric("ms_ssim_db").from_mean(0.9) == pytest.approx(10.0)
