@@ -40,7 +40,8 @@ from .schema import curve_label
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
 PANELS_PER_ROW = 4
 METRIC_TITLES = {"fid": "FID", "kid": "KID", "kid_paired": "KID (paired)", "niqe": "NIQE", "musiq": "MUSIQ",
-                 "dbcnn": "DBCNN", "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)"}
+                 "dbcnn": "DBCNN", "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)",
+                 "dists": "DISTS", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM (dB)"}
 SAMPLER_STYLES = [("-", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "v")]
 PUBLISHED_STYLE = ("--", "x")
 COLUMN_WIDTH_IN = 7.16  # a two-column paper's full text width

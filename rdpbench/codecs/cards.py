@@ -29,8 +29,11 @@ def load_card(name: str) -> dict:
 
 
 def published_points(name: str) -> pd.DataFrame:
-    """Every published curve of codec ``name`` as rate-point rows (one column per metric),
-    with ``label``, ``source``, ``citation`` and ``dataset`` columns."""
+    """Every published curve of codec ``name`` as rate-point rows (one column per metric, and
+    each derived metric whose source is there, e.g. MS-SSIM in dB), with ``label``,
+    ``source``, ``citation``, ``dataset`` and ``patch_protocol`` columns."""
+    from ..metrics import with_derived_columns
+
     frames = []
     for curve in load_card(name).get("published", []):
         columns = {k: v for k, v in curve.items() if isinstance(v, list)}
@@ -38,7 +41,7 @@ def published_points(name: str) -> pd.DataFrame:
         for key in ("label", "source", "citation", "dataset", "patch_protocol"):
             frame[key] = curve.get(key)
         frame["codec"] = name
-        frames.append(frame)
+        frames.append(with_derived_columns(frame))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
