@@ -91,7 +91,7 @@ class HevcIntraCodec(PillowCodec):
     name = "hevc"
     pillow_format = "HEIF"
     points = [str(qp) for qp in range(52)]
-    #: The QPs of CompressAI's BPG benchmark, from low to high rate.
+    #: CompressAI's BPG benchmark QPs (47 down to 12 by 5) less the two highest rates.
     default_points = ["47", "42", "37", "32", "27", "22"]
     #: x265 as BPG drives it (preset veryslow, its default level 8; tune ssim, which turns
     #: psycho-visual optimisation off); libheif would otherwise set psy-rd 1.
