@@ -21,7 +21,8 @@ def run(
         str,
         typer.Option(
             help="Codec to evaluate: a name from `rdpbench list codecs`, folder:PATH for "
-            "precomputed reconstructions, or module:Class for your own codec."
+            "precomputed reconstructions, ext:PATH.toml for an encoder and decoder run as programs, "
+            "or module:Class for your own codec."
         ),
     ],
     quality: Annotated[

@@ -98,6 +98,10 @@ class CodecBase:
     def describe_points(self) -> str:
         return ", ".join(self.points)
 
+    def check_installed(self) -> None:
+        """Raise RdpbenchError naming every package or program the codec needs and lacks,
+        with what installs it (a run's preflight asks first); most codecs need nothing."""
+
     def weight_files(self, points: list[str]) -> list[WeightFile]:
         """Weight files needed to encode and decode at ``points`` (none for most codecs)."""
         return []

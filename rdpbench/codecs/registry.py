@@ -2,7 +2,8 @@
 
 Names are looked up in this order:
   ``NAME``            a codec registered here (``rdpbench list codecs``);
-  ``NAME:ARGUMENT``   a registered codec that takes an argument, e.g. ``folder:PATH``;
+  ``NAME:ARGUMENT``   a registered codec that takes an argument, e.g. ``folder:PATH`` or
+                      ``ext:PATH.toml`` (programs described by a TOML file);
   ``NAME``            a codec published by an installed package under the entry-point
                       group ``rdpbench.codecs``;
   ``module:Class``    any importable Codec subclass (a plug-in without packaging).
@@ -55,7 +56,8 @@ def codec_class_of(name: str) -> tuple[type, str | None]:
             return _checked_class(entry.load(), name), None
     if sep:
         return _import_class(prefix, argument), None
-    raise UnknownNameError("codec", name, list_codecs() + ["folder:PATH", "module:Class"])
+    with_argument = [f"{known}:{CODECS.get(known).argument}" for known in CODECS.names() if CODECS.get(known).argument]
+    raise UnknownNameError("codec", name, list_codecs() + with_argument + ["module:Class"])
 
 
 def check_options(codec_class: type, given: dict) -> None:

@@ -2,7 +2,7 @@
 and return explicit values:
 
     settings  -> plan       (:mod:`.settings`, :mod:`.plan`: names, options, folder)
-    plan      -> checked    (:mod:`.preflight`: weights, images, sizes; writes nothing)
+    plan      -> checked    (:mod:`.preflight`: codec programs, weights, images, sizes; writes nothing)
     rows done -> batches    (:mod:`.schedule`: pure)
     batch     -> decoded    (:mod:`.decode`: encode once, decode per sampler)
     decoded   -> row        (:mod:`.score`; the rate points' FID/KID too)

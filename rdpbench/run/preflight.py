@@ -30,8 +30,9 @@ class Checked:
 
 
 def preflight(plan: Plan) -> Checked:
-    """Check weights, images, sizes and the output folder; raise RdpbenchError naming every
-    problem found."""
+    """Check the codec's packages and programs, weights, images, sizes and the output
+    folder; raise RdpbenchError naming every problem found."""
+    plan.codec.check_installed()
     weight_files = plan.codec.weight_files(plan.points) + plan.suite.weight_files()
     require(weight_files)
     full_summary = inspect(plan.full_dataset)
