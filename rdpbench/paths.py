@@ -53,6 +53,11 @@ class RunFolder:
     def points_csv(self) -> Path:
         return self.root / POINTS_CSV
 
+    @property
+    def target_search(self) -> Path:
+        """Every codec setting a run at target rates tried, per image (:mod:`rdpbench.run.targets`)."""
+        return self.root / "target_search.csv"
+
     def export(self, sampler: str) -> Path:
         """The CompressAI results file of one sampler's curve."""
         return self.root / f"compressai-{sampler}.json"

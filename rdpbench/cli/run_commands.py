@@ -35,6 +35,11 @@ def run(
         Optional[list[str]],
         typer.Option("--sampler", "-s", help="Decode-time settings, e.g. --sampler ddim10 ddpm100."),
     ] = None,
+    target_bpp: Annotated[
+        Optional[list[float]],
+        typer.Option(help="Target rates instead of --quality, e.g. --target-bpp 0.075 0.15 0.3: per image, the "
+                     "codec setting with the highest rate at or below each (codecs with a fine rate setting)."),
+    ] = None,
     dataset: Annotated[
         str, typer.Option(help="kodak, sample (offline, ships with scikit-image), a set installed with `rdpbench "
                           "datasets download` (see `rdpbench datasets list`) or a folder of images.")
@@ -94,7 +99,7 @@ def run(
         name=name, device=device, seed=seed, limit=limit, patch_protocol=patches, save_images=save_images,
         save_bitstreams=save_bitstreams, shard=runs.parse_shard(shard) if shard else None, batch_size=batch_size,
         codec_options=codec_options(checkpoint, eta, precision, compile, trust_checkpoint),
-        command=["rdpbench", *sys.argv[1:]],
+        target_bpp=target_bpp or [], command=["rdpbench", *sys.argv[1:]],
     )
     folder = runs.run(settings, progress=progress, wait=wait)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run

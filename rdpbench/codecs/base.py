@@ -30,6 +30,23 @@ class Encoded:
     precomputed: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class RateKnob:
+    """A codec's fine rate setting, which a run at target rates (``--target-bpp``) searches:
+    its valid settings (rate points, as ``--quality`` takes them) from the lowest rate to the
+    highest, and whether the rate grows with every step (then a bisection finds the setting;
+    else every setting is tried)."""
+
+    settings: tuple[str, ...]
+    #: What the setting is, in words ("Pillow quality").
+    meaning: str
+    monotone: bool = True
+
+    def describe(self) -> dict:
+        return {"meaning": self.meaning, "lowest_rate": self.settings[0], "highest_rate": self.settings[-1],
+                "n_settings": len(self.settings), "monotone": self.monotone}
+
+
 class CodecBase:
     """What every entry of the codec registry declares: names, rate points, samplers, options,
     the image sizes it takes and the weight files it needs; and how a run gets its
@@ -97,6 +114,11 @@ class CodecBase:
 
     def describe_points(self) -> str:
         return ", ".join(self.points)
+
+    def rate_knob(self) -> RateKnob | None:
+        """The setting a run at target rates searches; None for a codec without a fine one
+        (``--target-bpp`` is then refused)."""
+        return None
 
     def check_installed(self) -> None:
         """Raise RdpbenchError naming every package or program the codec needs and lacks,

@@ -18,7 +18,7 @@ import torch
 from ..bitstream import Bitstream
 from ..errors import RdpbenchError
 from ..images import decode_image_bytes
-from .base import Codec
+from .base import Codec, RateKnob
 from .pillow import PillowCodec
 from .registry import register_codec
 
@@ -65,6 +65,11 @@ class JpegXlCodec(Codec):
         return (f"decimal numbers {self.min_distance:g}..{self.max_distance:g} (Butteraugli distance; "
                 "1 is visually lossless, higher is fewer bits)")
 
+    def rate_knob(self) -> RateKnob:
+        """Distances from 25 down to 0.05 in steps of 0.05."""
+        steps = round(self.max_distance / 0.05)
+        return RateKnob(tuple(f"{k * 0.05:.6g}" for k in range(steps, 0, -1)), "Butteraugli distance")
+
     def check_installed(self) -> None:
         if not _imagecodecs().JPEGXL.available:
             raise RdpbenchError(f"codec {self.name}: this imagecodecs build has no JPEG XL support; "
@@ -99,6 +104,9 @@ class HevcIntraCodec(PillowCodec):
 
     def describe_points(self) -> str:
         return "integers 0..51 (x265 QP, constant; lower is more bits)"
+
+    def rate_knob(self) -> RateKnob:
+        return RateKnob(tuple(reversed(self.points)), "x265 QP")
 
     def check_installed(self) -> None:
         _pillow_heif()

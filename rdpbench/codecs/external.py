@@ -27,7 +27,7 @@ import torch
 from ..bitstream import Bitstream
 from ..errors import ImageError, RdpbenchError
 from ..images import encode_png, load_image
-from .base import Codec
+from .base import Codec, RateKnob
 from .cards import tomllib
 from .commands import CommandError, CommandTemplate, find_program, output_text, run_command
 from .registry import CODECS, register_codec
@@ -40,12 +40,15 @@ BUILT_IN_PLACEHOLDERS = {"input", "output", "quality", "width", "height", "here"
 FORMATS = ("png", "yuv444")
 #: Sample planes of a yuv444 file: full-range BT.709 Y, Cb, Cr (CompressAI's conversion) or R, G, B.
 COLOURS = ("ycbcr-bt709", "rgb")
+#: How the rate follows the quality value, for runs at target rates: more bits as it grows
+#: (a quality) or fewer (a QP, a distance).
+RATE_ORDERS = ("increasing", "decreasing")
 BT709 = (0.2126, 0.7152, 0.0722)
 VERSION_TIMEOUT_S = 60.0
 
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _KEYS = {"name", "description", "install", "encode", "decode", "version", "points", "default_points", "suffix",
-         "format", "colour", "bit_depth", "timeout", "variables", "environment"}
+         "format", "colour", "bit_depth", "timeout", "variables", "environment", "rate"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class ExternalDescription:
     timeout: float = 3600.0
     variables: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    #: One of RATE_ORDERS, or "" when not declared (then no runs at target rates).
+    rate: str = ""
 
 
 def shipped_descriptions() -> dict[str, Path]:
@@ -133,8 +138,14 @@ def load_description(path: Path) -> ExternalDescription:
     suffix = _text(source, "suffix", where) or ".bin"
     if not re.fullmatch(r"\.[A-Za-z0-9]{1,16}", suffix):
         raise RdpbenchError(f"{where}: suffix {suffix!r} must be a dot and up to 16 letters or digits (\".bpg\")")
+    rate = _text(source, "rate", where)
+    if rate and rate not in RATE_ORDERS:
+        raise RdpbenchError(f"{where}: rate {rate!r} must be \"increasing\" (more bits as the quality value grows) "
+                            "or \"decreasing\" (fewer bits, as for a QP)")
+    if rate and not all(_same_number(point, point) for point in points):
+        raise RdpbenchError(f"{where}: rate is declared, so every one of points must be a number")
     return ExternalDescription(
-        path=path.resolve(), source=source, name=name,
+        path=path.resolve(), source=source, name=name, rate=rate,
         encode=CommandTemplate.parse("encode", _text(source, "encode", where, required=True), allowed,
                                      {"input", "output", "quality"}, where),
         decode=CommandTemplate.parse("decode", _text(source, "decode", where, required=True), allowed,
@@ -174,6 +185,13 @@ class ExternalCodec(Codec):
             if same:
                 return same[0]
         return super().check_point(point)
+
+    def rate_knob(self) -> RateKnob | None:
+        """The description's points ordered by rate, when it declares ``rate``."""
+        if not self.spec.rate:
+            return None
+        ordered = sorted(self.points, key=float, reverse=self.spec.rate == "decreasing")
+        return RateKnob(tuple(ordered), f"quality value ({self.spec.rate} rate)")
 
     def check_installed(self) -> None:
         """Raise RdpbenchError naming every unset variable and every program that is not

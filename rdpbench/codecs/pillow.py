@@ -13,7 +13,7 @@ import torch
 
 from ..bitstream import Bitstream
 from ..images import decode_image_bytes, to_pil
-from .base import Codec
+from .base import Codec, RateKnob
 from .registry import register_codec
 
 
@@ -48,6 +48,9 @@ class _QualityCodec(PillowCodec):
 
     def describe_points(self) -> str:
         return f"integers {self.points[0]}..{self.points[-1]} (Pillow quality)"
+
+    def rate_knob(self) -> RateKnob:
+        return RateKnob(tuple(self.points), "Pillow quality")
 
 
 @register_codec
@@ -104,3 +107,6 @@ class Jpeg2000Codec(PillowCodec):
 
     def describe_points(self) -> str:
         return "integers 2..1000 (compression ratio against 24-bit RGB)"
+
+    def rate_knob(self) -> RateKnob:
+        return RateKnob(tuple(reversed(self.points)), "compression ratio against 24-bit RGB")

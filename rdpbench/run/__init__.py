@@ -4,7 +4,8 @@ and return explicit values:
     settings  -> plan       (:mod:`.settings`, :mod:`.plan`: names, options, folder)
     plan      -> checked    (:mod:`.preflight`: codec programs, weights, images, sizes; writes nothing)
     rows done -> batches    (:mod:`.schedule`: pure)
-    batch     -> decoded    (:mod:`.decode`: encode once, decode per sampler)
+    batch     -> decoded    (:mod:`.decode`: encode once, decode per sampler; at target
+                             rates, :mod:`.targets` searches each image's setting)
     decoded   -> row        (:mod:`.score`; the rate points' FID/KID too)
     rows      -> files      (:mod:`.write`; run.json in :mod:`.manifest`, resuming in :mod:`.resume`)
 

@@ -5,6 +5,7 @@ of one saved bitstream into the run's image, in any process (``rdpbench decode``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from ..codecs.options import option_notes
 from ..errors import RdpbenchError
 from ..images import encode_png
 from .schedule import Batch
+from ..schema import target_of
 from .settings import resolve_device
+from .targets import TargetSearch
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Decoded:
     encode_s: float | None
     #: A batch's decode time shared equally among its images.
     decode_s: float | None
+    #: At a target rate: the codec setting chosen, and whether the target was met (schema.TARGET_STATUSES).
+    setting: str | None = None
+    target_status: str | None = None
 
 
 def image_seed(seed: int, image_name: str) -> int:
@@ -48,13 +54,20 @@ def image_seed(seed: int, image_name: str) -> int:
 
 
 def decode_batch(codec: CodecBase, batching: DecodeBatching, batch: Batch, originals: dict[str, torch.Tensor],
-                 seed: int, keep_bitstream: Callable[[str, str, bytes], None] | None = None) -> list[Decoded]:
+                 seed: int, keep_bitstream: Callable[[str, str, bytes], None] | None = None,
+                 search: TargetSearch | None = None) -> list[Decoded]:
     """Every (image, sampler) of ``batch``; ``keep_bitstream(point, image, data)`` is called
-    on each bitstream as it is made."""
-    encoded, encode_s = {}, {}
+    on each bitstream as it is made. At a target rate (``bpp0.15``), ``search`` chooses each
+    image's setting, and the encode time is the whole search's."""
+    encoded, encode_s, chosen = {}, {}, {}
+    target = target_of(batch.point)
     for name in batch.images:
         start = time.perf_counter()
-        encoded[name] = codec.encode_for_run(name, originals[name], batch.point)
+        if target is None:
+            encoded[name] = codec.encode_for_run(name, originals[name], batch.point)
+        else:
+            chosen[name] = search.choose(name, originals[name], target)
+            encoded[name] = chosen[name].encoded
         encode_s[name] = time.perf_counter() - start
         if keep_bitstream and encoded[name].data is not None:
             keep_bitstream(batch.point, name, encoded[name].data)
@@ -67,7 +80,11 @@ def decode_batch(codec: CodecBase, batching: DecodeBatching, batch: Batch, origi
         decode_s = (time.perf_counter() - start) / len(names)
         for name, image in zip(names, images):
             seconds = (encode_s[name], decode_s) if codec.has_bitstreams else (None, None)
-            decoded.append(_record(name, sampler, image, encoded[name], originals[name].shape[1:], seconds))
+            record = _record(name, sampler, image, encoded[name], originals[name].shape[1:], seconds)
+            if name in chosen:
+                record = dataclasses.replace(record, setting=chosen[name].setting,
+                                             target_status=chosen[name].status)
+            decoded.append(record)
     return decoded
 
 

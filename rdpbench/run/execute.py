@@ -30,6 +30,7 @@ from .resume import earlier_manifest, earlier_rows, resumed_manifest, row_key
 from .schedule import batches, pending
 from .score import run_point_scores, score_row
 from .settings import RunSettings
+from .targets import TargetSearch, target_notes
 from .write import write_points, write_rows
 
 
@@ -85,6 +86,9 @@ def _execute_locked(plan: Plan, checked: Checked, manifest: dict, progress: bool
     except Exception as error:
         raise _failure(plan, manifest, where, error) from error
     finished = {"finished": manifests.now(), "decode_batch": plan.batching.describe()}
+    missed = target_notes(list(rows.values()))
+    say(missed)
+    finished["notes"] = list(dict.fromkeys(manifest["notes"] + missed))
     if plan.suite.extractor:
         finished["metric_protocol"] = {**manifest["metric_protocol"], "reference_cache": {
             "folder": str(plan.suite.reference_cache_dir()), "computed_now": plan.suite.reference_computed}}
@@ -100,6 +104,10 @@ def _evaluate_all(plan: Plan, checked: Checked, manifest: dict, rows: dict, wher
     groups = pending(plan.points, plan.image_names, plan.samplers, checked.summary.sizes, done)
     total = len(plan.points) * len(plan.image_names) * len(plan.samplers)
     keep = _keep_bitstream(plan) if plan.settings.save_bitstreams else None
+    search = None
+    if plan.at_targets:
+        search = TargetSearch(plan.codec)
+        search.load(plan.folder.target_search)
     with tqdm(total=total, initial=total - sum(len(t.samplers) for g in groups for t in g.tasks),
               disable=not progress, unit="decode", desc=plan.codec.name) as bar:
         for batch in batches(groups, plan.batching.size):
@@ -108,10 +116,13 @@ def _evaluate_all(plan: Plan, checked: Checked, manifest: dict, rows: dict, wher
             where.clear()
             where.update(quality=batch.point, image=names, samplers=batch.samplers())
             originals = {item.name: item.load()[0] for item in plan.dataset.images if item.name in batch.images}
-            for decoded in decode_batch(plan.codec, plan.batching, batch, originals, plan.settings.seed, keep):
+            for decoded in decode_batch(plan.codec, plan.batching, batch, originals, plan.settings.seed, keep,
+                                        search):
                 row = score_row(plan, batch.point, originals[decoded.image], decoded)
                 rows[row_key(row)] = row
                 bar.update(1)
+            if search:
+                search.save(plan.folder.target_search, checked.summary.sizes)
             write_rows(plan.folder, list(rows.values()), plan.suite.image_metric_names, manifest, plan.image_names)
 
 

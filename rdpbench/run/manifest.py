@@ -49,7 +49,16 @@ def new_manifest(plan: Plan, checked: Checked, notes: list[str]) -> dict:
             "bitstreams": SAVED_BITSTREAMS if settings.save_bitstreams else None,
         },
         "notes": list(notes),
-    }
+    } | ({"target_rate": target_rate(plan)} if plan.at_targets else {})
+
+
+def target_rate(plan: Plan) -> dict:
+    """How a run at target rates chose each image's setting."""
+    return {"targets_bpp": plan.settings.target_bpp, "points": plan.points,
+            "knob": plan.codec.rate_knob().describe(),
+            "search": "per image, the setting whose rate is the highest at or below the target: bisection over "
+                      "the knob when its rate is monotone, else every setting; tried settings in target_search.csv",
+            "encode_s": "the whole search's encodes"}
 
 
 def _dataset(plan: Plan, checked: Checked) -> dict:

@@ -20,6 +20,7 @@ from ..metrics import parse_metric_names
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
 from .settings import RunSettings, check_run_name, resolve_device
+from .targets import target_points
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Plan:
     def image_names(self) -> list[str]:
         return [item.name for item in self.dataset.images]
 
+    @property
+    def at_targets(self) -> bool:
+        """Whether the rate points are target rates (``--target-bpp``)."""
+        return bool(self.settings.target_bpp)
+
 
 def make_plan(settings: RunSettings) -> Plan:
     """Check ``settings`` and settle what the run will do; raise RdpbenchError on a bad input."""
@@ -58,7 +64,12 @@ def make_plan(settings: RunSettings) -> Plan:
         given["batch_size"] = settings.batch_size
     check_options(codec_class_of(settings.codec)[0], given)
     codec = get_codec(settings.codec, device=device, **settings.codec_options)
-    points = list(dict.fromkeys(codec.check_point(p) for p in settings.points or codec.default_points))
+    if settings.target_bpp and settings.points:
+        raise RdpbenchError("--target-bpp and --quality both choose rate points: give one of them")
+    if settings.target_bpp:
+        points = target_points(codec, settings.target_bpp)
+    else:
+        points = list(dict.fromkeys(codec.check_point(p) for p in settings.points or codec.default_points))
     samplers = list(dict.fromkeys(codec.check_sampler(s) for s in settings.samplers or codec.samplers[:1]))
     notes = option_notes(type(codec), given, samplers, torch.device(device).type)
     suite = MetricSuite(parse_metric_names(settings.metrics), device, settings.patch_protocol or "hific")
@@ -76,9 +87,11 @@ def make_plan(settings: RunSettings) -> Plan:
 
 def run_folder(settings: RunSettings, codec: CodecBase, samplers: list[str], dataset: Dataset) -> RunFolder:
     """Where a run writes: OUT/NAME, NAME by default codec-samplers-dataset."""
-    return RunFolder(Path(settings.out) / (settings.name or default_run_name(codec, samplers, dataset)))
+    default = default_run_name(codec, samplers, dataset, bool(settings.target_bpp))
+    return RunFolder(Path(settings.out) / (settings.name or default))
 
 
-def default_run_name(codec: CodecBase, samplers: list[str], dataset: Dataset) -> str:
-    parts = [codec.name] + [s for s in samplers if s != DEFAULT_SAMPLER] + [dataset.slug]
+def default_run_name(codec: CodecBase, samplers: list[str], dataset: Dataset, at_targets: bool = False) -> str:
+    """codec-samplers-dataset; runs at target rates add ``targets`` after the samplers."""
+    parts = [codec.name] + [s for s in samplers if s != DEFAULT_SAMPLER] + ["targets"] * at_targets + [dataset.slug]
     return re.sub(r"[^A-Za-z0-9._+-]", "_", "-".join(parts))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..errors import RdpbenchError
 from ..paths import RunFolder
 from ..results import read_images, read_manifest
-from ..schema import KEY_COLUMNS
+from ..schema import KEY_COLUMNS, target_of
 from .plan import Plan
 
 
@@ -88,6 +88,8 @@ def row_key(row: dict) -> tuple:
 
 
 def _is_point(plan: Plan, point: str) -> bool:
+    if target_of(point) is not None:
+        return True
     try:
         return plan.codec.check_point(point) == point
     except RdpbenchError:

@@ -30,6 +30,7 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
         atomic_write(folder.image(point, decoded.sampler, decoded.image), lambda handle: handle.write(png),
                      binary=True)
     height, width = original.shape[1:]
+    targets = {"setting": decoded.setting, "target_status": decoded.target_status} if plan.at_targets else {}
     return {
         "codec": plan.codec.name,
         "quality": point,
@@ -40,6 +41,7 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
         "bytes": decoded.n_bytes,
         "bpp": decoded.bpp,
         "bpp_est": decoded.bpp_est,
+        **targets,
         **suite.score_image(original, decoded.reconstruction),
         "encode_s": decoded.encode_s,
         "decode_s": decoded.decode_s,

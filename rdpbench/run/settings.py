@@ -36,6 +36,8 @@ class RunSettings:
     batch_size: int | None = None
     #: The codec's own options (``checkpoint``, ``eta``, ...), as it declares them.
     codec_options: dict = field(default_factory=dict)
+    #: Target rates in bpp (``--target-bpp``), searched per image instead of ``points``.
+    target_bpp: list[float] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
 
 

@@ -16,8 +16,9 @@ def write_rows(folder: RunFolder, rows: list[dict], metric_names: list[str], man
                images: list[str]) -> pd.DataFrame:
     """images.csv: the requested metrics' columns first, then those earlier runs into the
     folder added; rows in the order a run writes them (rate point, image, sampler)."""
-    extra = sorted({column for row in rows for column in row} - set(image_columns(metric_names)))
-    frame = pd.DataFrame(rows, columns=image_columns(metric_names + extra))
+    targets = any("target_status" in row for row in rows)
+    extra = sorted({column for row in rows for column in row} - set(image_columns(metric_names, targets)))
+    frame = pd.DataFrame(rows, columns=image_columns(metric_names + extra, targets))
     frame = in_run_order(frame, manifest["points"], images, manifest["samplers"])
     write_csv(frame, folder.images_csv)
     return frame
