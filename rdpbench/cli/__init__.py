@@ -22,7 +22,7 @@ from . import (  # noqa: F401  (they register)
 from .app import app
 
 #: Options that take several values after one flag: ``--quality 10 50``.
-MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s", "--checkpoint", "--target-bpp")
+MULTI_VALUE_OPTIONS = ("--quality", "-q", "--sampler", "-s", "--checkpoint", "--target-bpp", "--at-bpp")
 
 
 def expand_multi_value_options(args: list[str]) -> list[str]:

@@ -86,9 +86,18 @@ def report(
                      "else the first curve)."),
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for report.md and CSVs (default FOLDER).")] = None,
+    at_bpp: Annotated[
+        Optional[list[float]],
+        typer.Option(help="Also read every curve at these rates, e.g. --at-bpp 0.15 0.3 (pchip over log bpp, "
+                     "inside each curve's measured rates): report_at_bpp.md and .csv."),
+    ] = None,
 ) -> None:
     """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
     from ..report import write_report
+    from ..tables import write_at_rate_tables
 
     require_folder(folder)
-    echo_written(write_report(folder, out, anchor))
+    written = write_report(folder, out, anchor)
+    if at_bpp:
+        written += write_at_rate_tables(folder, at_bpp, out)
+    echo_written(written)
