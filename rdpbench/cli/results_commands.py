@@ -92,7 +92,9 @@ def report(
                      "inside each curve's measured rates): report_at_bpp.md and .csv."),
     ] = None,
 ) -> None:
-    """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
+    """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor, as
+    Markdown, CSV and LaTeX (booktabs)."""
+    from ..latex import write_latex_tables
     from ..report import write_report
     from ..tables import write_at_rate_tables
 
@@ -100,4 +102,4 @@ def report(
     written = write_report(folder, out, anchor)
     if at_bpp:
         written += write_at_rate_tables(folder, at_bpp, out)
-    echo_written(written)
+    echo_written(written + write_latex_tables(folder, out, anchor, at_bpp))
