@@ -38,13 +38,15 @@ from .schema import curve_label
 
 #: The paper's Fig. 3: no-reference metrics on top, full-reference below.
 FIG3_PANELS = [["fid", "niqe", "musiq", "dbcnn"], ["gmsd", "nlpd", "lpips", "psnr"]]
-PANELS_PER_ROW = 4
 METRIC_TITLES = {"fid": "FID", "kid": "KID", "kid_paired": "KID (paired)", "niqe": "NIQE", "musiq": "MUSIQ",
                  "dbcnn": "DBCNN", "gmsd": "GMSD", "nlpd": "NLPD", "lpips": "LPIPS", "psnr": "PSNR (dB)",
                  "dists": "DISTS", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM (dB)"}
 SAMPLER_STYLES = [("-", "o"), ("-.", "s"), (":", "^"), ((0, (5, 1, 1, 1)), "D"), ((0, (1, 1)), "v")]
 PUBLISHED_STYLE = ("--", "x")
-COLUMN_WIDTH_IN = 7.16  # a two-column paper's full text width
+PAGE_WIDTH_IN = 7.16  # a two-column paper's full text width (IEEE, ACM, CVPR)
+COLUMN_WIDTH_IN = 3.5  # one column of such a paper
+#: Figure width and panels per row of the rate-distortion grid, by name (``plot --width``).
+FIGURE_WIDTHS = {"page": (PAGE_WIDTH_IN, 4), "column": (COLUMN_WIDTH_IN, 2)}
 #: Columns of the CSV written beside every figure: one row per drawn point and metric.
 DRAWN_COLUMNS = ["dataset", "codec", "sampler", "published", "point", "bpp", "metric", "value"]
 
@@ -79,21 +81,24 @@ def _curves(points: pd.DataFrame, published: pd.DataFrame):
             yield (group.codec.iloc[0], label, True), group.sort_values("bpp")
 
 
-def panels_for(points: pd.DataFrame, metrics: list[str] | None = None) -> list[list[str]]:
-    """The panels of the rate-distortion grid, rows of at most four: ``metrics`` in the order
-    given; else the paper's Fig. 3 when every metric measured is one of its eight (a metric
-    not measured says so in its panel), else every measured metric, registered ones first in
-    registry order."""
+def panels_for(points: pd.DataFrame, metrics: list[str] | None = None, per_row: int = 4) -> list[list[str]]:
+    """The panels of the rate-distortion grid, rows of at most ``per_row``: ``metrics`` in the
+    order given; else the paper's Fig. 3 when every metric measured is one of its eight (a
+    metric not measured says so in its panel), else every measured metric, registered ones
+    first in registry order."""
     from .report import metric_columns
 
     if metrics is None:
         measured = [m for m in metric_columns(points) if not m.endswith(("_ci95_low", "_ci95_high"))]
-        if set(measured) <= set(itertools.chain.from_iterable(FIG3_PANELS)):
-            return FIG3_PANELS
+        paper = list(itertools.chain.from_iterable(FIG3_PANELS))
+        if set(measured) <= set(paper):
+            if per_row == len(FIG3_PANELS[0]):
+                return FIG3_PANELS
+            measured = paper
         metrics = measured
     if not metrics:
         raise RdpbenchError("no metric to draw: the results hold no metric values")
-    return [metrics[start:start + PANELS_PER_ROW] for start in range(0, len(metrics), PANELS_PER_ROW)]
+    return [metrics[start:start + per_row] for start in range(0, len(metrics), per_row)]
 
 
 def rd_grid_points(points: pd.DataFrame, published: pd.DataFrame | None = None,
@@ -149,12 +154,14 @@ def _styles(curves: list[tuple[str, str, bool]]) -> dict:
 
 
 def plot_rd_grid(
-    points: pd.DataFrame, published: pd.DataFrame | None = None, panels: list[list[str]] | None = None
+    points: pd.DataFrame, published: pd.DataFrame | None = None, panels: list[list[str]] | None = None,
+    width: float = PAGE_WIDTH_IN,
 ) -> tuple[NotebookFigure, list[str]]:
     """Fig. 3 of one image set, titled with its label: one panel per metric (rows of
     ``panels``, default :func:`panels_for`), each titled with the metric's direction, bpp on
-    x, one line per codec and sampler, one shared legend of the curves drawn. Draws exactly
-    :func:`rd_grid_points`. Returns the figure and notes on metrics a curve lacks."""
+    x, one line per codec and sampler, one shared legend of the curves drawn, ``width``
+    inches wide. Draws exactly :func:`rd_grid_points`. Returns the figure and notes on metrics
+    a curve lacks."""
     panels = panels or panels_for(points)
     drawn = rd_grid_points(points, published, panels)
     curves = list(dict.fromkeys(zip(drawn.codec, drawn.sampler, drawn.published)))
@@ -168,7 +175,7 @@ def plot_rd_grid(
             notes.append(f"{_label(codec, sampler)}: no {', '.join(missing)}; left out of "
                          f"{'that panel' if len(missing) == 1 else 'those panels'}")
     with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, 1.85 * rows + 0.6))
+        figure = NotebookFigure(figsize=(width, 1.85 * rows + 0.6))
         axes = figure.subplots(rows, columns, squeeze=False)
         for axis in axes.flat[sum(len(names) for names in panels):]:
             axis.set_visible(False)  # the last row's unused places
@@ -193,7 +200,7 @@ def plot_rd_grid(
                     axis.set_xticks([])
                     axis.set_yticks([])
         _figure_title(figure, _image_set(points))
-        _figure_legend(figure, axes.flat, rows=rows)
+        _figure_legend(figure, axes.flat, rows=rows, columns=5 if width >= PAGE_WIDTH_IN else 2)
     return figure, notes
 
 
@@ -275,7 +282,7 @@ def plot_distortion_perception(
     curves = list(dict.fromkeys((c, s, False) for c, s in zip(wide.codec, wide.sampler)))
     styles = _styles(curves)
     with sns.axes_style("whitegrid"), matplotlib.rc_context({"font.size": 7, "axes.titlesize": 8}):
-        figure = NotebookFigure(figsize=(min(COLUMN_WIDTH_IN, 2.6 * len(panels)), 2.9))
+        figure = NotebookFigure(figsize=(min(PAGE_WIDTH_IN, 2.6 * len(panels)), 2.9))
         axes = figure.subplots(1, len(panels), squeeze=False)
         for axis, panel in zip(axes[0], panels):
             chosen = wide[wide.panel == panel]
@@ -316,13 +323,15 @@ def _rate_label(axis, row, distortion: str, perception: str) -> None:
 
 
 def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -> list[Path]:
-    """Write ``stem``.png (300 dpi) and ``stem``.pdf, and ``stem``.csv with the points
-    drawn when given; return the paths."""
+    """Write ``stem``.png (300 dpi) and ``stem``.pdf (fonts embedded as TrueType, as
+    publishers require, rather than matplotlib's default Type 3), and ``stem``.csv with the
+    points drawn when given; return the paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".pdf")]
     figure.savefig(paths[0], dpi=300, bbox_inches="tight")
-    figure.savefig(paths[1], bbox_inches="tight")
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        figure.savefig(paths[1], bbox_inches="tight")
     if drawn is not None:
         paths.append(stem.with_name(stem.name + ".csv"))
         write_csv(drawn, paths[-1])
@@ -332,16 +341,21 @@ def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -
 def draw_results(
     folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
     distortion: str = "psnr", perception: str = "fid", ci: bool = False, metrics: list[str] | None = None,
+    width: str = "page",
 ) -> tuple[list[Path], list[str]]:
     """Fig. 3 and the distortion-perception view of every image set under ``folder`` (when
     ``dataset`` is given, only the sets it names: a label, the label as a file-name part, or
     a name that several sets share), each written as ``out``-LABEL.png/.pdf/.csv and
     ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
     curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands; ``metrics``
-    chooses the grid's panels (default :func:`panels_for`). Returns the
+    chooses the grid's panels (default :func:`panels_for`); ``width`` is a paper's ``page``
+    or ``column`` width (:data:`FIGURE_WIDTHS`). Returns the
     paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
     from .codecs.cards import published_beside
 
+    if width not in FIGURE_WIDTHS:
+        raise RdpbenchError(f"--width {width!r}: one of {', '.join(FIGURE_WIDTHS)}")
+    inches, per_row = FIGURE_WIDTHS[width]
     folder = Path(folder)
     if not folder.is_dir():
         raise RdpbenchError(f"{folder} is not a folder")
@@ -365,8 +379,8 @@ def draw_results(
     for label, group in groups:
         stem = base.with_name(f"{base.name}-{file_label(label)}")
         reference = published_beside(group) if published else None
-        panels = panels_for(group, metrics)
-        figure, missing = plot_rd_grid(group, reference, panels)
+        panels = panels_for(group, metrics, per_row)
+        figure, missing = plot_rd_grid(group, reference, panels, inches)
         notes += [f"{label}: {note}" for note in missing]
         try:
             written += save_figure(figure, stem, rd_grid_points(group, reference, panels))

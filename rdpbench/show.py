@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 from .datasets import get_dataset
 from .errors import DamagedResultsError, RdpbenchError
 from .images import load_image
-from .plots import COLUMN_WIDTH_IN, METRIC_TITLES, NotebookFigure
+from .plots import METRIC_TITLES, PAGE_WIDTH_IN, NotebookFigure
 from .paths import RunFolder
 from .results import read_images, read_manifest, run_folders
 from .schema import curve_label
@@ -122,8 +122,8 @@ def plot_comparison(panels: list[Panel], crop: tuple[int, int, int, int] | None 
         raise RdpbenchError(f"--crop {x},{y},{w},{h} reaches outside the {width}x{height} image")
     columns = min(len(panels), 4)
     rows = -(-len(panels) // columns)
-    panel_width = COLUMN_WIDTH_IN / columns
-    figure = NotebookFigure(figsize=(COLUMN_WIDTH_IN, rows * (panel_width * height / width + 0.45)))
+    panel_width = PAGE_WIDTH_IN / columns
+    figure = NotebookFigure(figsize=(PAGE_WIDTH_IN, rows * (panel_width * height / width + 0.45)))
     axes = figure.subplots(rows, columns, squeeze=False)
     with matplotlib.rc_context({"font.size": 7}):
         for axis, panel in zip(axes.flat, panels):

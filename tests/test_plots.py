@@ -376,3 +376,18 @@ def test_plot_metrics_option_draws_those_panels_in_that_order(results, tmp_path)
 def test_the_papers_metrics_alone_keep_fig3(results):
     # six of the eight measured: the paper's grid, two panels saying "not measured"
     assert _titles(plot_rd_grid(collect_points(results))[0]) == EXPECTED_TITLES
+
+
+def test_column_width_figures_and_pdfs_with_embedded_truetype_fonts(results, tmp_path):
+    from matplotlib.image import imread
+
+    from rdpbench.plots import draw_results
+
+    written, _ = draw_results(results, out=tmp_path / "fig", width="column")
+    grid_png = next(p for p in written if p.name == "fig-kodak.png")
+    # 300 dpi: at most 3.5 in wide (the tight bounding box trims a little)
+    assert 900 <= imread(grid_png).shape[1] <= 3.5 * 300
+    drawn = pd.read_csv(tmp_path / "fig-kodak.csv")
+    assert list(dict.fromkeys(drawn.metric)) == ["fid", "niqe", "gmsd", "nlpd", "lpips", "psnr"]
+    pdf = (tmp_path / "fig-kodak.pdf").read_bytes()
+    assert b"/FontFile2" in pdf and b"/Type3" not in pdf

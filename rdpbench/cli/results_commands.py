@@ -37,6 +37,10 @@ def plot(
         Optional[str], typer.Option(help="Comma-separated metrics, one panel each in this order (default: the "
                                     "paper's eight when the results hold no others, else every metric measured).")
     ] = None,
+    width: Annotated[
+        str, typer.Option(help="Figure width: a two-column paper's 'page' (7.16 in, four panels a row) or "
+                          "'column' (3.5 in, two a row).")
+    ] = "page",
 ) -> None:
     """Draw the rate-distortion grid (the paper's Fig. 3: 2x4 metrics against bpp, or one panel
     per metric measured) and the distortion-perception view, one figure set per image set, each
@@ -45,7 +49,7 @@ def plot(
 
     require_folder(folder)
     written, notes = draw_results(folder, out=out, dataset=dataset, published=published, distortion=distortion,
-                                  perception=perception, ci=ci, metrics=split_names(metrics))
+                                  perception=perception, ci=ci, metrics=split_names(metrics), width=width)
     say(notes)
     echo_written(written)
 
