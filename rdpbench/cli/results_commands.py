@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
+from ..html_report import DEFAULT_VIEWER_IMAGES
 from .handling import echo_written, handled, require_folder, say
 
 
@@ -86,9 +87,26 @@ def report(
                      "else the first curve)."),
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for report.md and CSVs (default FOLDER).")] = None,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write report.html: one self-contained page with interactive "
+                           "curves, the tables and a viewer of saved reconstructions.")
+    ] = False,
+    html_images: Annotated[
+        int, typer.Option(help="Images per image set the page's viewer embeds (0: none).")
+    ] = DEFAULT_VIEWER_IMAGES,
+    html_image: Annotated[
+        Optional[str], typer.Option(help="Comma-separated image names the viewer embeds, instead of the first N.")
+    ] = None,
 ) -> None:
     """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor."""
     from ..report import write_report
 
     require_folder(folder)
     echo_written(write_report(folder, out, anchor))
+    if html:
+        from ..html_report import write_html_report
+
+        page, notes = write_html_report(folder, (out or folder) / "report.html", anchor, html_images,
+                                        split_names(html_image))
+        say(notes)
+        typer.echo(f"wrote {page} ({page.stat().st_size / 1e6:.2f} MB)")
