@@ -157,3 +157,40 @@ def test_cli_writes_the_page_and_states_its_size(report):
     assert f"wrote {page} ({size:.2f} MB)" in result.output
     assert "data:image/png" not in page.read_text()
     assert (report["results"] / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_distortion_perception_view_and_published_curves_dashed(tmp_path, monkeypatch):
+    from results_factory import make_results
+
+    from rdpbench.plots import dp_points
+    from rdpbench.results import collect_points
+
+    results = make_results(tmp_path / "results")
+    published = pd.DataFrame({"codec": "msh", "label": "msh (paper)", "quality": ["1", "2"], "bpp": [0.15, 0.3],
+                              "psnr": [28.0, 30.0]})
+    monkeypatch.setattr("rdpbench.codecs.cards.published_beside", lambda points: published)
+    page, _ = write_html_report(results, tmp_path / "report.html")
+    browser = HeadlessBrowser(tmp_path / "profile")
+    try:
+        browser.open(page)
+        assert browser.console_errors == []
+        dp = browser.evaluate("""[...document.querySelectorAll('circle[data-x]')].map(c =>
+            [Number(c.dataset.bpp), Number(c.dataset.x), Number(c.dataset.y)])""")
+        expected = dp_points(collect_points(results), "psnr", "fid").pivot_table(
+            index=["panel", "codec", "sampler", "bpp"], columns="metric", values="value").reset_index()
+        assert sorted(dp) == sorted(map(list, zip(expected.bpp, expected.psnr, expected.fid)))
+        legend = browser.evaluate("[...document.querySelectorAll('[data-legend]')].map(b => b.textContent)")
+        number = legend.index("msh (paper) (published)")
+        style = browser.evaluate(f"""(() => {{ const s = document.querySelectorAll('[data-curve="{number}"]');
+            return [[...s].filter(n => n.tagName === 'circle').map(c => [c.getAttribute('fill'), Number(c.dataset.bpp),
+                     Number(c.dataset.value)]), [...s].filter(n => n.tagName === 'polyline')
+                     .map(p => p.getAttribute('stroke-dasharray'))]; }})()""")
+        circles, dashes = style
+        assert sorted(circles) == [["white", 0.15, 28.0], ["white", 0.3, 30.0]]
+        assert dashes and all(dashes)  # dashed, like the published curves of the figures
+        measured = browser.evaluate("""[...document.querySelectorAll('polyline[data-curve="0"]')]
+            .map(p => p.getAttribute('stroke-dasharray'))""")
+        assert measured and not any(measured)
+    finally:
+        browser.close()
