@@ -162,7 +162,8 @@ def _viewer(folder: Path, group: pd.DataFrame, index: dict, limit: int,
     viewer = {"images": [], "recons": [], "uris": []}
     if limit == 0 and not names:
         return viewer, []
-    identity = group.dataset_sha256.dropna().iloc[0] if group.dataset_sha256.notna().any() else None
+    hashes = group.get("dataset_sha256", pd.Series(dtype=object)).dropna()
+    identity = hashes.iloc[0] if len(hashes) else None
     runs, notes = [], []
     for run in run_folders(folder):
         try:
@@ -205,7 +206,10 @@ def _viewer(folder: Path, group: pd.DataFrame, index: dict, limit: int,
                 viewer["recons"].append({"image": name, "curve": index.get(key), "label": _label(*key[:2]),
                                          "point": str(row["quality"]), "bpp": _plain(row["bpp"]),
                                          "metrics": metrics, "src": _add_uri(viewer, uri)})
-        viewer["images"].append(entry)
+        if "width" in entry:  # at least one reconstruction's file is there
+            viewer["images"].append(entry)
+        else:
+            notes.append(f"no saved reconstruction file of {name} is left")
     return viewer, notes
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 from headless_browser import HeadlessBrowser
 from conftest import invoke, make_image_folder, run_once
 from rdpbench.html_report import page_data, script_json, write_html_report
+from rdpbench.errors import RdpbenchError
 from rdpbench.paths import RunFolder
 
 RATE_POINTS = {"jpeg": ["10", "60"], "webp": ["20", "80"]}
@@ -147,6 +148,19 @@ def test_viewer_limits_and_names_its_images(report):
     saved = sum(len(RATE_POINTS[codec]) for codec in RATE_POINTS)
     assert len(viewer["recons"]) == saved and len(viewer["uris"]) == saved + 1  # and the original
     assert [note for note in notes if note.endswith("no saved reconstruction of nope")] != []
+    with pytest.raises(RdpbenchError, match="--html-images -1"):
+        page_data(report["results"], None, -1, None, "psnr", "fid", True)
+
+
+def test_compressai_json_results_alone_make_a_page_without_a_viewer(tmp_path):
+    from rdpbench.results import to_compressai_json, write_json
+
+    points = pd.DataFrame({"codec": "x", "quality": ["1", "2"], "sampler": "default", "bpp": [0.1, 0.2],
+                           "psnr": [30.0, 32.0]})
+    write_json(to_compressai_json(points, "x", "test", {}), tmp_path / "x.json")
+    data, _ = page_data(tmp_path, None, 4, None, "psnr", "fid", False)
+    assert [point["value"] for point in data["sets"][0]["rd"][0]["points"]] == [30.0, 32.0]
+    assert data["sets"][0]["viewer"]["images"] == []
 
 
 def test_cli_writes_the_page_and_states_its_size(report):
