@@ -75,7 +75,7 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None,
                             + ("".join(f"\n  {note}" for note in notes) or
                                f"; no run there measured {image} at all"))
     identity = candidates[0][1]["dataset"].get("content_sha256")
-    panels = [Panel(_original(candidates[0][1], image), "original")]
+    panels = [Panel(original_pixels(candidates[0][1], image), "original")]
     for run, manifest, rows in candidates:
         if manifest["dataset"].get("content_sha256") != identity:
             notes.append(f"{run.name} is on another image set ({manifest['dataset'].get('name')}); left out")
@@ -92,7 +92,8 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None,
     return panels, notes
 
 
-def _original(manifest: dict, image: str) -> np.ndarray:
+def original_pixels(manifest: dict, image: str) -> np.ndarray:
+    """The original of ``image`` (H, W, 3 uint8) from the dataset a run's manifest names."""
     source = manifest["dataset"].get("source")
     if not source:
         raise RdpbenchError("the run's manifest does not say where its images are (made before "

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
+from ..html_report import DEFAULT_VIEWER_IMAGES
 from .handling import echo_written, handled, require_folder, say
 
 
@@ -95,9 +96,20 @@ def report(
         typer.Option(help="Also read every curve at these rates, e.g. --at-bpp 0.15 0.3 (pchip over log bpp, "
                      "inside each curve's measured rates): report_at_bpp.md and .csv."),
     ] = None,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write report.html: one self-contained page with interactive "
+                           "curves, the tables and a viewer of saved reconstructions.")
+    ] = False,
+    html_images: Annotated[
+        int, typer.Option(help="Images per image set the page's viewer embeds (0: none).")
+    ] = DEFAULT_VIEWER_IMAGES,
+    html_image: Annotated[
+        Optional[str], typer.Option(help="Comma-separated image names the viewer embeds, instead of the first N.")
+    ] = None,
 ) -> None:
     """Tables of every metric per rate point, and BD-rate / BD-metric against an anchor, as
-    Markdown, CSV and LaTeX (booktabs)."""
+    Markdown, CSV and LaTeX (booktabs); with --at-bpp, every curve read at given rates; with
+    --html, one self-contained page of interactive curves, tables and reconstructions."""
     from ..latex import write_latex_tables
     from ..report import write_report
     from ..tables import write_at_rate_tables
@@ -107,3 +119,10 @@ def report(
     if at_bpp:
         written += write_at_rate_tables(folder, at_bpp, out)
     echo_written(written + write_latex_tables(folder, out, anchor, at_bpp))
+    if html:
+        from ..html_report import write_html_report
+
+        page, notes = write_html_report(folder, (out or folder) / "report.html", anchor, html_images,
+                                        split_names(html_image))
+        say(notes)
+        typer.echo(f"wrote {page} ({page.stat().st_size / 1e6:.2f} MB)")
