@@ -24,7 +24,42 @@ def test_every_published_curve_has_equal_length_columns_and_a_registered_image_s
 
 
 def test_codec_without_card_has_no_published_points():
-    assert published_points("jpeg").empty
+    assert published_points("avif").empty
+
+
+def test_every_card_is_named_after_a_registered_codec():
+    from rdpbench.codecs import CODECS
+    from rdpbench.codecs.cards import cards_dir
+
+    for path in cards_dir().glob("*.toml"):
+        assert load_card(path.stem)["name"] == path.stem
+        assert path.stem in CODECS.names(), path.name
+
+
+def test_classical_cards_carry_compressais_curves_on_kodak_and_both_clic2020_test_sets():
+    from rdpbench.codecs import get_codec
+
+    for name in ("jpeg", "webp", "jpeg2000", "bpg", "vtm"):
+        points = published_points(name)
+        assert set(points.dataset) == {"kodak", "clic2020-pro-test", "clic2020-mobile-test"}, name
+        assert (points.codec == name).all() and points.psnr.notna().all() and points.ms_ssim.notna().all()
+        codec_points = set(get_codec(name).points)
+        assert set(points.quality) <= codec_points, name  # the card's settings are the codec's rate points
+
+
+def test_classical_card_rates_follow_their_settings():
+    # JPEG and WebP spend more bits as quality grows; BPG and VTM fewer as the QP grows
+    for name, grows in (("jpeg", True), ("webp", True), ("bpg", False), ("vtm", False)):
+        for _, curve in published_points(name).groupby("dataset"):
+            settings = [int(q) for q in curve.quality]
+            rates = list(curve.bpp)
+            order = sorted(range(len(settings)), key=settings.__getitem__)
+            in_order = [rates[i] for i in order]
+            assert in_order == sorted(in_order, reverse=not grows), name
+    # JPEG 2000's setting is a compression ratio against 24 bits per pixel: OpenJPEG's rate
+    # allocation lands at or just under 24 / ratio bpp
+    j2k = published_points("jpeg2000")
+    assert (j2k.bpp * j2k.quality.astype(float)).between(23.5, 24.01).all()
 
 
 def test_published_curves_only_beside_the_same_full_image_set():

@@ -118,7 +118,7 @@ def test_one_figure_set_per_image_set_each_line_from_one_set(mixed):
     points = collect_points(mixed)
     for label, rate_factor in (("kodak", 2), ("kodak-first2", 3), ("sample", 4)):
         drawn = pd.read_csv(mixed / f"fig3-{label}.csv", dtype={"point": str})
-        jpeg_psnr = drawn[(drawn.codec == "jpeg") & (drawn.metric == "psnr")]
+        jpeg_psnr = drawn[(drawn.codec == "jpeg") & ~drawn.published & (drawn.metric == "psnr")]
         assert list(jpeg_psnr.bpp) == pytest.approx([rate_factor * r for r in (0.1, 0.2, 0.4)])
     assert set(points.dataset) == {"kodak", "kodak[:2]", "sample"}
 
@@ -142,6 +142,28 @@ def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(m
         assert from_axes == from_csv
         labels = [text.get_text() for text in figure.legends[0].get_texts()]
         assert set(labels) == {line.get_label() for axis in figure.axes for line in axis.lines}
+
+
+def test_jpeg_cards_kodak_curve_is_drawn_beside_a_kodak_jpeg_run_in_jpegs_colour(mixed):
+    from rdpbench.codecs.cards import load_card
+
+    [card] = [c for c in load_card("jpeg")["published"] if c["dataset"] == "kodak"]
+    result = CliRunner().invoke(app, ["plot", str(mixed)])
+    assert result.exit_code == 0, result.output
+    drawn = pd.read_csv(mixed / "fig3-kodak.csv", dtype={"point": str})
+    curve = drawn[drawn.published & (drawn.sampler == card["label"]) & (drawn.metric == "psnr")]
+    assert (curve.codec == "jpeg").all()
+    assert list(curve.point) == card["quality"]
+    assert list(curve.bpp) == card["bpp"] and list(curve.value) == card["psnr"]
+    for label in ("kodak-first2", "sample"):  # never beside a subset or another set
+        other = pd.read_csv(mixed / f"fig3-{label}.csv")
+        assert card["label"] not in set(other.sampler)
+
+    kodak = next(group for label, group in dataset_groups(collect_points(mixed)) if label == "kodak")
+    figure, _ = plot_rd_grid(kodak, published_beside(kodak))
+    lines = {line.get_label(): line for line in figure.axes[7].lines}
+    assert lines[card["label"]].get_color() == lines["jpeg"].get_color()
+    assert lines[card["label"]].get_linestyle() == "--"
 
 
 def test_plot_of_one_chosen_dataset(mixed):
