@@ -82,6 +82,14 @@ def compressai_weight_file(architecture: str, quality: int, metric: str = "mse")
 HIFIC_PORT_FILES = {"lo": "hific_low.pt", "mi": "hific_med.pt", "hi": "hific_hi.pt"}
 #: NeuralCompression's rate targets (bpp) of qualities 1..6.
 NEURALCOMPRESSION_TARGETS = ["0.035", "0.07", "0.14", "0.3", "0.45", "0.9"]
+#: NeuralCompression's rate points (the zoo's ``*_quality_<point>``) -> target bpp in the file
+#: name, per model: MS-ILLM also has two very low rates (``vlo1``, ``vlo2``, trained for Careil
+#: et al., ICLR 2024) with the same network; No-GAN has none.
+NEURALCOMPRESSION_POINTS = {
+    "msillm": {"vlo1": "0.00218", "vlo2": "0.00438",
+               **{str(quality): target for quality, target in enumerate(NEURALCOMPRESSION_TARGETS, 1)}},
+    "noganms": {str(quality): target for quality, target in enumerate(NEURALCOMPRESSION_TARGETS, 1)},
+}
 _MSILLM_NOTE = ("MS-ILLM and No-GAN checkpoints: their host has been refusing downloads (NeuralCompression "
                 "issue #245); if it refuses, ask the authors or a colleague for the files and place them "
                 "with `rdpbench weights import FOLDER`. Licence: CC-BY-NC 4.0.")
@@ -94,11 +102,12 @@ def hific_port_weight_file(point: str) -> WeightFile:
                       used_by=f"hific {point}")
 
 
-def neuralcompression_weight_file(model: str, quality: int) -> WeightFile:
-    """An MS-ILLM (``msillm``) or No-GAN (``noganms``) checkpoint of NeuralCompression, quality 1..6."""
-    name = f"{model}_target_{NEURALCOMPRESSION_TARGETS[quality - 1]}bpp.ckpt"
+def neuralcompression_weight_file(model: str, point: str | int) -> WeightFile:
+    """An MS-ILLM (``msillm``) or No-GAN (``noganms``) checkpoint of NeuralCompression at one of
+    its rate points (``NEURALCOMPRESSION_POINTS``: 1..6, and vlo1, vlo2 for MS-ILLM)."""
+    name = f"{model}_target_{NEURALCOMPRESSION_POINTS[model][str(point)]}bpp.ckpt"
     return WeightFile(name, f"https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/{name}",
-                      "checkpoints", used_by=f"{model} quality {quality}", note=_MSILLM_NOTE)
+                      "checkpoints", used_by=f"{model} quality {point}", note=_MSILLM_NOTE)
 
 
 #: Yang & Mandt's CDC: codec -> (hub folder, file name pattern, beta of points 1, 2, 3).
@@ -176,8 +185,8 @@ def weight_files() -> dict[str, WeightFile]:
     tables imports CompressAI, pyiqa and torch-fidelity, which takes seconds."""
     codec_files = [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
     codec_files += [hific_port_weight_file(point) for point in HIFIC_PORT_FILES]
-    codec_files += [neuralcompression_weight_file(model, quality)
-                    for model in ("msillm", "noganms") for quality in range(1, 7)]
+    codec_files += [neuralcompression_weight_file(model, point)
+                    for model, points in NEURALCOMPRESSION_POINTS.items() for point in points]
     codec_files += [cdc_weight_file(codec, point) for codec in CDC_FILES for point in "123"]
     return {**{file.file_name: file for file in codec_files}, **metric_weight_files()}
 

@@ -18,6 +18,7 @@ from rdpbench.images import to_float
 
 from conftest import CallOnLoad, assert_latent_sum, box_likelihood, golden_script, make_photo
 from generative_checkpoints import (
+    neuralcompression_state,
     save_hific_port_checkpoint,
     save_neuralcompression_checkpoint,
 )
@@ -247,6 +248,27 @@ def test_a_file_whose_tensors_do_not_fit_names_the_file_and_the_first_difference
     assert str(path) in message and "3 differences" in message
     assert "missing decoder.block_0.1.bias" in message and "unexpected extra.weight" in message
     assert "hyper_analysis.2.weight has shape (5, 5, 3, 3), not (5, 5, 5, 5)" in message
+
+
+def test_msillm_very_low_rates_load_their_own_files(torch_home):
+    """vlo1 and vlo2 are NeuralCompression's msillm_quality_vlo1/vlo2: the same network, files
+    named after their targets 0.00218 and 0.00438 bpp; No-GAN has no such point."""
+    codec = get_codec("msillm")
+    assert codec.points[:2] == ["vlo1", "vlo2"] and "vlo1" not in codec.default_points
+    assert "vlo1" not in get_codec("noganms").points
+    base = "https://dl.fbaipublicfiles.com/NeuralCompression/2023-muckley-msillm/"
+    for point, name in (("vlo1", "msillm_target_0.00218bpp.ckpt"), ("vlo2", "msillm_target_0.00438bpp.ckpt")):
+        assert (codec.weight_file(point).file_name, codec.weight_file(point).url) == (name, base + name)
+    state = neuralcompression_state(seed=11)
+    path = torch_home / "hub" / "checkpoints" / "msillm_target_0.00218bpp.ckpt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    network = codec.network("vlo1")
+    loaded = network.state_dict()
+    assert torch.equal(loaded["decoder.block_0.1.bias"], state["decoder.block_0.1.bias"])
+    image = torch.from_numpy(make_photo(64, 80, seed=3)).permute(2, 0, 1).contiguous()
+    decoded = codec.decode(codec.encode(image, "vlo1"))
+    assert decoded.shape == image.shape and Bitstream.from_bytes(codec.encode(image, "vlo1")).point == "vlo1"
 
 
 def test_missing_files_say_where_they_go_and_where_else_to_look(torch_home):

@@ -1,6 +1,7 @@
 """``msillm`` and ``noganms``: MS-ILLM and its No-GAN base model (Muckley et al., ICML 2023)
 from NeuralCompression's published state dicts, rate points ``1``..``6`` (targets 0.035, 0.07,
-0.14, 0.3, 0.45 and 0.9 bpp). No dependency on the neuralcompression package: the network is
+0.14, 0.3, 0.45 and 0.9 bpp), and for MS-ILLM ``vlo1`` and ``vlo2`` (targets 0.00218 and 0.00438
+bpp; the same network, not run unless asked for). No dependency on the neuralcompression package: the network is
 :class:`rdpbench.networks.HificAutoencoder`. Files saved with CompressAI 1.2.4 parameter names
 and files with or without filled coder tables both load; the stored medians are kept.
 Weights are CC-BY-NC 4.0.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..weights import NEURALCOMPRESSION_TARGETS, WeightFile, neuralcompression_weight_file
+from ..weights import NEURALCOMPRESSION_POINTS, NEURALCOMPRESSION_TARGETS, WeightFile, neuralcompression_weight_file
 from .generative import GenerativeHyperpriorCodec
 from .registry import register_codec
 
@@ -19,13 +20,12 @@ class NeuralCompressionCodec(GenerativeHyperpriorCodec):
     """A HiFiCAutoencoder family of NeuralCompression's model zoo."""
 
     model: str
-    points = [str(quality) for quality in range(1, len(NEURALCOMPRESSION_TARGETS) + 1)]
-    default_points = points
+    default_points = [str(quality) for quality in range(1, len(NEURALCOMPRESSION_TARGETS) + 1)]
     #: Reflect padding to a multiple of 64 needs the pad to be shorter than the side.
     min_size = (33, 33)
 
     def weight_file(self, point: str) -> WeightFile:
-        return neuralcompression_weight_file(self.model, int(point))
+        return neuralcompression_weight_file(self.model, point)
 
     def build_network(self, checkpoint) -> torch.nn.Module:
         from ..networks.hific_autoencoder import HificAutoencoder
@@ -42,10 +42,11 @@ class NeuralCompressionCodec(GenerativeHyperpriorCodec):
 
 @register_codec
 class MsIllmCodec(NeuralCompressionCodec):
-    """MS-ILLM, points 1..6."""
+    """MS-ILLM, points vlo1, vlo2 and 1..6 (default 1..6)."""
 
     name = "msillm"
     model = "msillm"
+    points = list(NEURALCOMPRESSION_POINTS["msillm"])
 
 
 @register_codec
@@ -54,3 +55,4 @@ class NoGanCodec(NeuralCompressionCodec):
 
     name = "noganms"
     model = "noganms"
+    points = list(NEURALCOMPRESSION_POINTS["noganms"])
