@@ -95,3 +95,20 @@ def test_published_fid_only_beside_fid_over_the_same_patches(monkeypatch):
     assert beside("hific").fid == 9.0
     drawn = beside("paper")
     assert pd.isna(drawn.fid) and drawn.psnr == 28.0
+
+
+def test_published_points_far_outside_the_measured_rates_are_left_out():
+    import pandas as pd
+
+    from rdpbench.codecs.cards import RATE_MARGIN, published_beside, published_points
+    from rdpbench.datasets import published_content_sha256
+
+    [kodak] = [sha for sha, name in published_content_sha256().items() if name == "kodak"]
+    measured = pd.DataFrame({"codec": ["jpeg", "jpeg"], "bpp": [0.1, 0.4], "dataset_sha256": [kodak, kodak]})
+    jpeg = published_beside(measured)
+    jpeg = jpeg[jpeg.codec == "jpeg"]
+    card = published_points("jpeg")
+    card = card[card.dataset == "kodak"]
+    inside = card[(card.bpp >= 0.1 / RATE_MARGIN) & (card.bpp <= 0.4 * RATE_MARGIN)]
+    assert 0 < len(jpeg) == len(inside) < len(card)
+    assert list(jpeg.bpp) == list(inside.bpp)

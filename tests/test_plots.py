@@ -145,16 +145,19 @@ def test_published_curves_only_on_the_full_set_and_the_csv_holds_what_is_drawn(m
 
 
 def test_jpeg_cards_kodak_curve_is_drawn_beside_a_kodak_jpeg_run_in_jpegs_colour(mixed):
-    from rdpbench.codecs.cards import load_card
+    from rdpbench.codecs.cards import RATE_MARGIN, load_card
 
     [card] = [c for c in load_card("jpeg")["published"] if c["dataset"] == "kodak"]
     result = CliRunner().invoke(app, ["plot", str(mixed)])
     assert result.exit_code == 0, result.output
     drawn = pd.read_csv(mixed / "fig3-kodak.csv", dtype={"point": str})
+    measured = drawn[~drawn.published]
+    low, high = measured.bpp.min() / RATE_MARGIN, measured.bpp.max() * RATE_MARGIN
+    # the card's points within the measured rates (widened by the margin), with the card's values
+    inside = [(q, b, v) for q, b, v in zip(card["quality"], card["bpp"], card["psnr"]) if low <= b <= high]
     curve = drawn[drawn.published & (drawn.sampler == card["label"]) & (drawn.metric == "psnr")]
-    assert (curve.codec == "jpeg").all()
-    assert list(curve.point) == card["quality"]
-    assert list(curve.bpp) == card["bpp"] and list(curve.value) == card["psnr"]
+    assert (curve.codec == "jpeg").all() and len(inside) >= 2
+    assert list(zip(curve.point, curve.bpp, curve.value)) == inside
     for label in ("kodak-first2", "sample"):  # never beside a subset or another set
         other = pd.read_csv(mixed / f"fig3-{label}.csv")
         assert card["label"] not in set(other.sampler)

@@ -14,6 +14,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: Published points are drawn down to the lowest measured rate / this and up to the highest * this.
+RATE_MARGIN = 1.5
 
 
 def cards_dir() -> Path:
@@ -56,7 +58,9 @@ def published_beside(points: pd.DataFrame) -> pd.DataFrame:
     """Published curves measured on an image set that ``points`` holds results on, judged by
     content (``dataset_sha256``), never by name: a subset such as ``kodak[:4]``, or another
     set called "kodak", gets no published curve beside it. A curve's FID and KID stay only
-    where the measured points used the patch protocol it names (``patch_protocol``)."""
+    where the measured points used the patch protocol it names (``patch_protocol``), and only
+    its points within the measured rates, widened by :data:`RATE_MARGIN` either way, are kept:
+    JPEG's published curve up to 4 bpp must not squash a figure of rates below 0.5."""
     from ..datasets import published_content_sha256
     from ..metrics import METRICS
     from ..metrics.base import DISTRIBUTION
@@ -73,4 +77,7 @@ def published_beside(points: pd.DataFrame) -> pd.DataFrame:
     for metric in beside.columns.intersection(METRICS.names()):
         if METRICS.get(metric).kind == DISTRIBUTION:
             beside.loc[other_patches, metric] = float("nan")
+    rates = pd.to_numeric(points.bpp, errors="coerce").dropna() if "bpp" in points else pd.Series(dtype=float)
+    if not rates.empty:
+        beside = beside[beside.bpp.between(rates.min() / RATE_MARGIN, rates.max() * RATE_MARGIN)]
     return beside
