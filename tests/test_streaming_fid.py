@@ -23,6 +23,15 @@ DIMENSIONS = 16
 FEW_SUBSETS = 8
 
 
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Running sums over blocks of 64 rows: these tests' sets span several blocks, as large
+    sets span several of 2048 rows."""
+    from rdpbench.metrics import feature_set
+
+    monkeypatch.setattr(feature_set, "BLOCK_ROWS", 64)
+
+
 def features_pair(n_patches: int, dimensions: int = DIMENSIONS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative reference features (as pooled activations are) and a distorted copy."""
     rng = np.random.default_rng(seed)
@@ -178,6 +187,11 @@ def test_rows_are_gathered_across_files_in_the_order_asked(tmp_path):
     assert (len(files), files.dimensions) == (20, 2)
     with pytest.raises(IndexError):
         files.rows([20])
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(features[:5]))  # stored column after column
+    with_fortran = FeatureSet([tmp_path / "fortran.npy", *files.sources])
+    whole = np.concatenate([features[:5], features])
+    assert np.array_equal(with_fortran.rows([2, 24, 4, 9]), whole[[2, 24, 4, 9]])
+    assert np.array_equal(with_fortran.statistics().mean, whole.mean(0))
 
 
 def test_unreadable_feature_files_are_named(tmp_path):
@@ -194,6 +208,8 @@ def test_unreadable_feature_files_are_named(tmp_path):
                         ("cut.npy", DamagedResultsError), ("missing.npy", RdpbenchError)]:
         with pytest.raises(error, match=name):
             FeatureSet([tmp_path / "good.npy", tmp_path / name])
+    with pytest.raises(ValueError, match="5 dimensions where the set's first image has 4"):
+        FeatureSet([np.zeros((3, 4)), np.zeros((2, 5))])
 
 
 class BlockVariance(PatchFeatures):
