@@ -19,6 +19,7 @@ import time
 from rdpbench.codecs import get_codec
 from rdpbench.datasets import get_dataset, inspect
 from rdpbench.metrics import list_metrics
+from rdpbench.metrics.feature_set import FeatureSet
 from rdpbench.metrics.suite import MetricSuite
 
 
@@ -58,7 +59,7 @@ def main() -> None:
             seconds["inception features"] += time.perf_counter() - start
         start = time.perf_counter()
         references = [suite.reference_features(item.load_rgb, hashes[item.name]) for item in dataset.images]
-        scores = suite.score_point(references, features)
+        scores = suite.score_point(FeatureSet(references), FeatureSet(features))
         print(f"rate point {point}: reference features + FID/KID in {time.perf_counter() - start:.1f} s "
               f"({suite.reference_computed} reference images computed so far) {scores}")
 

@@ -22,6 +22,7 @@ import torch
 from ..errors import ImageError, RdpbenchError, UnknownNameError
 from ..registry import Registry
 from ..weights import WeightFile, get_weight_file, require
+from .feature_set import FeatureSet
 
 FULL_REFERENCE = "full-reference"
 NO_REFERENCE = "no-reference"
@@ -85,13 +86,16 @@ class DistributionMetric(Metric):
 
     Both sets are described by per-image features (Inception features of 256x256 patches,
     shared by every distribution metric of a run, whose extractor declares the weight file);
-    the metric turns the two feature sets into one number per rate point.
+    the metric turns the two feature sets into one number per rate point, reading them image
+    by image so that memory does not grow with the set.
     """
 
     @abstractmethod
-    def score_sets(self, reference: np.ndarray, reconstruction: np.ndarray, extractor=None) -> float:
-        """Compare (N, D) reference features with (M, D) reconstruction features, made by
-        ``extractor`` (a :class:`~rdpbench.metrics.features.PatchFeatures`)."""
+    def score_sets(self, reference: FeatureSet | np.ndarray, reconstruction: FeatureSet | np.ndarray,
+                   extractor=None) -> float:
+        """Compare N reference features with M reconstruction features of D dimensions (each a
+        :class:`~rdpbench.metrics.feature_set.FeatureSet`, or an (N, D) / (M, D) array), made
+        by ``extractor`` (a :class:`~rdpbench.metrics.features.PatchFeatures`)."""
 
 
 class DerivedMetric(Metric):

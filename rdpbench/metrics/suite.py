@@ -12,6 +12,7 @@ from ..cache import cache_root, load_array, save_array
 from ..errors import RdpbenchError
 from ..images import check_sizes
 from .base import DerivedMetric, DistributionMetric, ImageMetric, get_metric, list_metrics
+from .feature_set import FeatureSet
 from .features import PatchFeatures, patch_features
 from .fid import kid_subsets
 from .patches import patch_corners
@@ -111,11 +112,10 @@ class MetricSuite:
     def reference_cache_dir(self) -> Path:
         return cache_root() / "reference" / self.extractor.cache_key
 
-    def score_point(self, reference: list[np.ndarray], reconstruction: list[np.ndarray]) -> dict:
-        """{metric name: value} of every distribution metric for one rate point."""
-        reference_set, reconstruction_set = np.concatenate(reference), np.concatenate(reconstruction)
-        return {m.name: m.score_sets(reference_set, reconstruction_set, self.extractor)
-                for m in self.distribution_metrics}
+    def score_point(self, reference: FeatureSet, reconstruction: FeatureSet) -> dict:
+        """{metric name: value} of every distribution metric for one rate point, whose patch
+        features are read image by image."""
+        return {m.name: m.score_sets(reference, reconstruction, self.extractor) for m in self.distribution_metrics}
 
     def describe(self, n_patches: int) -> dict:
         """What a manifest records of the metrics: protocol, patch count and caveats."""

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cache import load_array
 from ..datasets import content_sha256
 from ..errors import RdpbenchError
 from ..lock import RunFolderLock
+from ..metrics.feature_set import FeatureSet
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
 from ..results import in_run_order, read_images, read_manifest, write_csv, write_json
@@ -123,12 +123,12 @@ def _point_scores(shards, out: RunFolder, key: str, images: pd.DataFrame, order:
     """FID/KID of every rate point from the shards' features, which are copied into ``out``."""
     for folder, _ in shards:
         shutil.copytree(folder.features_root(key), out.features_root(key), dirs_exist_ok=True)
-    reference = [load_array(out.reference_features(key, image)) for image in order]
+    reference = [out.reference_features(key, image) for image in order]
     complete, incomplete = complete_points(out, key, images, order)
-    if incomplete or any(features is None for features in reference):
+    if incomplete or not all(path.is_file() for path in reference):
         point = incomplete[0] if incomplete else ("", "reference", "")
         raise RdpbenchError(f"the shards lack features of rate point {point[1]} ({point[2]}); rerun them")
-    return score_points(suite, out, key, complete, order, reference)
+    return score_points(suite, out, key, complete, order, FeatureSet(reference))
 
 
 def _merged_manifest(shards: list[tuple[RunFolder, dict]], whole: dict, suite: MetricSuite, key: str | None) -> dict:

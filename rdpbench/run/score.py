@@ -4,13 +4,13 @@ shards)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import torch
 
 from ..atomic import atomic_write
-from ..cache import load_array, save_array
+from ..cache import save_array
 from ..images import encode_png
+from ..metrics.feature_set import FeatureSet
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
 from ..schema import POINT_KEY
@@ -61,28 +61,26 @@ def complete_points(folder: RunFolder, key: str, images: pd.DataFrame, names: li
 
 
 def score_points(suite: MetricSuite, folder: RunFolder, key: str, points: list[tuple], names: list[str],
-                 reference: list[np.ndarray]) -> dict:
+                 reference: FeatureSet) -> dict:
     """{(codec, quality, sampler): {metric: value}} of the distribution metrics; each point's
-    features are read in the order of ``names``, paired with ``reference``."""
+    features are read image by image in the order of ``names``, paired with ``reference``."""
     scores = {}
     for codec, point, sampler in points:
-        reconstruction = [load_array(folder.features(key, point, sampler, name)) for name in names]
+        reconstruction = FeatureSet([folder.features(key, point, sampler, name) for name in names])
         scores[(codec, point, sampler)] = suite.score_point(reference, reconstruction)
     return scores
 
 
-def reference_features(plan: Plan, pixel_hashes: dict[str, str]) -> list[np.ndarray]:
-    """The originals' features, in set order: from the run folder, else from the shared cache
-    or computed. They are kept in the run folder too, so that shards merge on any machine."""
-    suite, features = plan.suite, []
+def reference_features(plan: Plan, pixel_hashes: dict[str, str]) -> FeatureSet:
+    """The originals' features, in set order, as files in the run folder (so that shards merge
+    on any machine): those missing there are taken from the shared cache or computed."""
+    suite, paths = plan.suite, []
     for item in plan.dataset.images:
         kept = plan.folder.reference_features(suite.extractor.cache_key, item.name)
-        found = load_array(kept)
-        if found is None:
-            found = suite.reference_features(item.load_rgb, pixel_hashes[item.name])
-            save_array(found, kept)
-        features.append(found)
-    return features
+        if not kept.is_file():
+            save_array(suite.reference_features(item.load_rgb, pixel_hashes[item.name]), kept)
+        paths.append(kept)
+    return FeatureSet(paths)
 
 
 def run_point_scores(plan: Plan, pixel_hashes: dict[str, str], images: pd.DataFrame) -> dict:
