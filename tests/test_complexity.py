@@ -1,0 +1,91 @@
+"""Complexity: MACs per pixel and parameters counted on a real image, per diffusion step, and
+not applicable to codecs that are not torch networks."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from rdpbench.bitstream import Bitstream
+from rdpbench.codecs import get_codec
+from rdpbench.complexity import NOT_NETWORK_NOTE, flop_counter, measure
+from rdpbench.diffusion.training import TrainingConfig, train
+from rdpbench.diffusion.unet import UNET_SIZES
+from rdpbench.schema import COMPLEXITY_COLUMNS
+
+from conftest import photo_tensor
+
+TINY = dataclasses.replace(UNET_SIZES["tiny"], model_channels=16, norm_groups=4, decoder_channels=(8, 8, 8, 8))
+
+
+def test_macs_and_parameters_equal_a_hand_count():
+    codec = get_codec("plugin_codecs:TinyConvCodec")
+    height, width = 21, 30
+    cost = measure(codec, "photo", photo_tensor(height, width, seed=1), "1", "default", 0)
+    latent_h, latent_w = 11, 15  # ceil(21 / 2), ceil(30 / 2): stride 2, padding 2, kernel 5
+    # A convolution: one MAC per output position, output channel, input channel and kernel tap.
+    assert cost.encode.macs == latent_h * latent_w * 8 * 3 * 5 * 5
+    # A transposed convolution: every input position scatters its kernel into every output channel.
+    assert cost.decode.macs == latent_h * latent_w * 8 * 3 * 4 * 4
+    assert cost.encode.params == 8 * 3 * 5 * 5 + 8
+    assert cost.decode.params == 8 * 3 * 4 * 4 + 3
+    columns = cost.columns()
+    assert columns["enc_kmac_per_px"] == pytest.approx(latent_h * latent_w * 8 * 3 * 25 / (height * width) / 1000)
+    assert columns["dec_steps"] is None and columns["dec_step_kmac_per_px"] is None
+    assert columns["dec_peak_mb"] is None and "CUDA only" in columns["complexity_note"]
+
+
+def test_pillow_codecs_report_not_applicable():
+    cost = measure(get_codec("jpeg"), "photo", photo_tensor(16, 16, seed=0), "50", "default", 0)
+    columns = cost.columns()
+    assert all(columns[column] is None for column in COMPLEXITY_COLUMNS)
+    assert columns["complexity_note"] == NOT_NETWORK_NOTE
+
+
+@pytest.fixture
+def ours(msh_weights, tmp_path):
+    """`ours` with a briefly trained tiny decoder for MSH quality 1."""
+    msh = get_codec("msh")
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "ours_q1.pt"
+    config = TrainingConfig(steps=1, lr=1e-2, rho=0.0, save_every=1, log_every=1)
+    train(lambda step: images, lambda x: msh.latent(x, "1"), path, TINY, config,
+          {"codec": "msh", "quality": "1"}, progress=False)
+    return get_codec("ours", checkpoint=[str(path)])
+
+
+def _macs(call) -> int:
+    """MACs of ``call`` alone, by torch's counter."""
+    with torch.inference_mode(), flop_counter() as counter:
+        call()
+    return counter.get_total_flops() // 2
+
+
+def test_diffusion_decoder_macs_are_the_conditioning_once_plus_steps_times_one_step(ours):
+    image = photo_tensor(64, 64, seed=3)
+    stream = Bitstream.from_bytes(ours.encode(image, "1"))
+    y_hat = ours.decode_latent(stream)
+    model = ours.model("1")
+    network = ours.decoder("1")[0]
+    z_hat = torch.zeros(1, model.entropy_bottleneck.channels, 1, 1)
+    with torch.inference_mode():
+        condition = network.encode_condition(y_hat)
+    x = torch.zeros(1, 3, 64, 64)
+    # Counted apart, each on its own: the hyper synthesis that entropy-decodes y, the
+    # conditioning, and one UNet call.
+    hyper, conditioning = _macs(lambda: model.h_s(z_hat)), _macs(lambda: network.encode_condition(y_hat))
+    step = _macs(lambda: network(x, torch.zeros(1), condition))
+    assert step > 0 and conditioning > 0
+    for steps in (2, 5):
+        cost = measure(ours, "photo", image, "1", f"ddim{steps}", 0)
+        assert cost.decode.steps == steps
+        assert cost.decode.step_macs == steps * step
+        assert cost.decode.macs == hyper + conditioning + steps * step
+        assert cost.columns()["dec_step_kmac_per_px"] == pytest.approx(step / (64 * 64) / 1000)
+    msh_cost = measure(ours, "photo", image, "1", "msh", 0)
+    assert msh_cost.decode.steps == 0
+    assert msh_cost.decode.macs == hyper + _macs(lambda: model.g_s(y_hat))
+    assert msh_cost.encode.macs == cost.encode.macs  # the same MSH encoder whatever the sampler
+    # Parameters of the modules that ran, each once: the UNet however many steps.
+    unet_and_conditioning = sum(p.numel() for p in network.parameters())
+    assert cost.decode.params == unet_and_conditioning + sum(p.numel() for p in model.h_s.parameters())
