@@ -21,6 +21,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .schema import COMPLEXITY_COLUMNS, COMPLEXITY_NOTE
 
+#: How the values are measured, as run.json records it.
+COMPLEXITY_METHOD = ("once per rate point and sampler, on the run's first image: MACs = FLOPs / 2 of "
+                     "torch.utils.flop_counter (matrix products, convolutions, attention), per pixel of the "
+                     "original; parameters of the modules that ran; peak torch.cuda.max_memory_allocated "
+                     "of the decode (CUDA only)")
 NOT_NETWORK_NOTE = "not a torch network: MACs and parameters not applicable"
 CPU_MEMORY_NOTE = "peak memory measured on CUDA only"
 

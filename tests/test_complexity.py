@@ -11,9 +11,10 @@ from rdpbench.codecs import get_codec
 from rdpbench.complexity import NOT_NETWORK_NOTE, flop_counter, measure
 from rdpbench.diffusion.training import TrainingConfig, train
 from rdpbench.diffusion.unet import UNET_SIZES
+from rdpbench.results import read_points
 from rdpbench.schema import COMPLEXITY_COLUMNS
 
-from conftest import photo_tensor
+from conftest import invoke, photo_tensor
 
 TINY = dataclasses.replace(UNET_SIZES["tiny"], model_channels=16, norm_groups=4, decoder_channels=(8, 8, 8, 8))
 
@@ -89,3 +90,21 @@ def test_diffusion_decoder_macs_are_the_conditioning_once_plus_steps_times_one_s
     # Parameters of the modules that ran, each once: the UNet however many steps.
     unet_and_conditioning = sum(p.numel() for p in network.parameters())
     assert cost.decode.params == unet_and_conditioning + sum(p.numel() for p in model.h_s.parameters())
+
+
+def test_a_complexity_run_puts_the_costs_in_points_csv_once_per_point(image_folder, tmp_path):
+    result = invoke("run", "--codec", "plugin_codecs:TinyConvCodec", "--dataset", str(image_folder),
+                    "--out", str(tmp_path), "--name", "tiny", "--device", "cpu", "--complexity", "--no-progress")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "tiny"
+    [row] = read_points(folder / "points.csv").to_dict("records")
+    height, width = 48, 80  # img0, the first image, measured
+    latent = ((height + 1) // 2) * ((width + 1) // 2)
+    assert row["enc_kmac_per_px"] == pytest.approx(latent * 8 * 3 * 25 / (height * width) / 1000)
+    assert row["dec_kmac_per_px"] == pytest.approx(latent * 8 * 3 * 16 / (height * width) / 1000)
+    assert row["dec_params"] == 8 * 3 * 16 + 3
+    assert (folder / "complexity.csv").is_file()
+    plain = invoke("run", "--codec", "jpeg", "--quality", "50", "--dataset", str(image_folder),
+                   "--out", str(tmp_path), "--name", "plain", "--device", "cpu", "--no-progress")
+    assert plain.exit_code == 0, plain.output
+    assert "enc_kmac_per_px" not in read_points(tmp_path / "plain" / "points.csv").columns
