@@ -108,3 +108,35 @@ def test_a_complexity_run_puts_the_costs_in_points_csv_once_per_point(image_fold
                    "--out", str(tmp_path), "--name", "plain", "--device", "cpu", "--no-progress")
     assert plain.exit_code == 0, plain.output
     assert "enc_kmac_per_px" not in read_points(tmp_path / "plain" / "points.csv").columns
+
+
+def test_cost_plot_points_are_the_curves_read_at_the_rate():
+    import numpy as np
+    import pandas as pd
+
+    from rdpbench.plots import cost_points
+
+    points = pd.DataFrame({"codec": ["a"] * 3 + ["b"] * 2, "sampler": ["default"] * 5,
+                           "quality": ["1", "2", "3", "1", "2"], "bpp": [0.1, 0.2, 0.4, 0.5, 0.8],
+                           "decode_s": [1.0, 2.0, 3.0, 1.0, 1.0], "fid": [30.0, 20.0, 10.0, 5.0, 4.0]})
+    drawn = cost_points(points, "decode_s", "fid", 0.3)
+    # Curve b's rates (0.5-0.8) do not reach 0.3 bpp: left out. Curve a by pchip over log(bpp):
+    # on a curve linear in log(bpp) both readings are exactly linear interpolation in log(bpp).
+    [row] = drawn.to_dict("records")
+    share = (np.log(0.3) - np.log(0.2)) / (np.log(0.4) - np.log(0.2))
+    assert row["codec"] == "a"
+    assert row["decode_s"] == pytest.approx(2.0 + share)
+    assert row["fid"] == pytest.approx(20.0 - 10.0 * share)
+
+
+def test_report_has_a_complexity_table_and_plot_draws_cost(image_folder, tmp_path):
+    for quality in ("20", "60"):
+        assert invoke("run", "--codec", "jpeg", "--quality", quality, "--dataset", str(image_folder), "--out",
+                      str(tmp_path), "--name", f"j{quality}", "--device", "cpu", "--complexity",
+                      "--no-progress").exit_code == 0
+    assert invoke("report", str(tmp_path)).exit_code == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "### Complexity" in report and NOT_NETWORK_NOTE in report
+    result = invoke("plot", str(tmp_path), "--cost", "decode_s", "--at-bpp", "1.0", "--metric", "psnr")
+    assert result.exit_code == 0, result.output
+    assert list(tmp_path.glob("cost-decode_s-psnr-at1bpp-*.png"))
