@@ -10,6 +10,7 @@ A run folder holds::
     features/<key>/reference/<image>.npy              the originals' patch features
     images/<quality>/<sampler>/<image>.png            reconstructions (--save-images)
     bitstreams/<quality>/<image>.rdpb                 bitstreams (--save-bitstreams)
+    complexity.csv                   each rate point and sampler's cost (--complexity)
 
 and, beside it, the parts of a torchrun, ``.<run name>.ranks/rank<k>of<n>/`` (each a run
 folder of its own). Folders whose name starts with a dot are never results.
@@ -52,6 +53,11 @@ class RunFolder:
     @property
     def points_csv(self) -> Path:
         return self.root / POINTS_CSV
+
+    @property
+    def complexity_csv(self) -> Path:
+        """Each rate point and sampler's MACs, parameters and peak memory (``--complexity``)."""
+        return self.root / "complexity.csv"
 
     @property
     def target_search(self) -> Path:

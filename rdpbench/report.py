@@ -20,7 +20,7 @@ import pandas as pd
 from .errors import RdpbenchError
 from .metrics import higher_is_better, list_metrics
 from .results import atomic_write_text, collect_metric_variants, collect_points, dataset_groups, runs_apart, write_csv
-from .schema import DEFAULT_SAMPLER, NOT_METRICS, curve_label
+from .schema import COMPLEXITY_COLUMNS, COMPLEXITY_NOTE, DEFAULT_SAMPLER, NOT_METRICS, TIME_COLUMNS, curve_label
 
 BD_METHOD = "pchip"
 
@@ -112,6 +112,17 @@ def rate_gap_table(points: pd.DataFrame) -> pd.DataFrame:
     return table.assign(gap_percent=100 * (table.bpp / table.bpp_est - 1)).reset_index(drop=True)
 
 
+def complexity_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Per rate point measured with ``--complexity``: bpp, encode and decode seconds, and the
+    complexity columns with their note; empty when no run measured them."""
+    if "dec_kmac_per_px" not in points and COMPLEXITY_NOTE not in points:
+        return pd.DataFrame()
+    measured = points[points.reindex(columns=COMPLEXITY_COLUMNS + [COMPLEXITY_NOTE]).notna().any(axis=1)]
+    columns = ["codec", "sampler", "quality", "bpp", *TIME_COLUMNS, *COMPLEXITY_COLUMNS, COMPLEXITY_NOTE]
+    table = measured.reindex(columns=columns)
+    return table.sort_values(["codec", "sampler", "bpp"], kind="stable").reset_index(drop=True)
+
+
 def arrow(metric: str) -> str:
     """'↑' for higher-is-better metrics, '↓' for lower-is-better ones, '' if unknown."""
     return {True: "↑", False: "↓", None: ""}[higher_is_better(metric)]
@@ -184,6 +195,14 @@ def write_report(folder: Path, out: Path | None = None, anchor: str | None = Non
             markdown += ["### Real bytes against the likelihood estimate", "",
                          "bpp counts the bitstream's bytes; bpp_est is the codec's own estimate, "
                          "-sum(log2 p) over its latents, the rate papers report.", "", to_markdown(gaps), ""]
+        costs = complexity_table(group)
+        if not costs.empty:
+            markdown += ["### Complexity", "",
+                         "Measured on each run's first image (`--complexity`): thousands of multiply-accumulates "
+                         "per pixel of the encode and decode (a diffusion decoder's per step, and its steps), "
+                         "parameters of the modules that ran, peak CUDA memory of a decode; seconds are the "
+                         "per-image means. Empty cells: not applicable or not measured, as the note says.", "",
+                         to_markdown(costs), ""]
         markdown += [f"### {heading}", "",
                      "BD-rate: % rate change at equal quality (negative: fewer bits). BD-metric: mean "
                      "metric difference at equal rate, test minus anchor, in the metric's units.", ""]

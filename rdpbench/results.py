@@ -185,7 +185,7 @@ def to_compressai_json(points: pd.DataFrame, name: str, description: str, meta: 
     """One curve in CompressAI's results format, plus ``schema_version`` and ``meta``."""
     results = {}
     for column in points.columns:
-        if column in POINT_KEY or column == "n_images":
+        if column in POINT_KEY or column in TEXT_COLUMNS or column == "n_images":
             continue
         values = [None if _missing(v) else float(v) for v in points[column]]
         results[_COMPRESSAI_NAMES.get(column, column)] = values

@@ -17,6 +17,14 @@ POINT_KEY = ["codec", "quality", "sampler"]
 #: absent from files written before it existed).
 RATE_COLUMNS = ["height", "width", "bytes", "bpp", "bpp_est"]
 TIME_COLUMNS = ["encode_s", "decode_s"]
+#: Runs with ``--complexity`` only (points.csv; :mod:`rdpbench.complexity`), measured once per rate
+#: point and sampler on the first image: thousands of multiply-accumulates per pixel of the encode
+#: and of the decode, per step of a diffusion sampler (and how many steps ran), the parameters of
+#: the modules that ran, and the peak CUDA memory of the decode in MB. ``complexity_note`` says why
+#: cells are empty (a codec that is not a torch network, memory not measured on the CPU).
+COMPLEXITY_COLUMNS = ["enc_kmac_per_px", "dec_kmac_per_px", "dec_step_kmac_per_px", "dec_steps",
+                      "enc_params", "dec_params", "dec_peak_mb"]
+COMPLEXITY_NOTE = "complexity_note"
 #: Runs at target rates (``--target-bpp``) only: ``quality`` holds the target's label
 #: (``bpp0.15``, see :func:`target_label`), ``setting`` the codec setting the search chose for
 #: the image (a ``--quality`` value), ``target_status`` whether the target was met
@@ -28,12 +36,12 @@ TARGET_COLUMNS = ["setting", "target_status"]
 TARGET_STATUSES = ("met", "below_lowest_rate", "above_highest_rate")
 TARGET_PREFIX = "bpp"
 #: Columns that hold text; every other column of a results CSV holds numbers.
-TEXT_COLUMNS = set(KEY_COLUMNS + TARGET_COLUMNS)
+TEXT_COLUMNS = set(KEY_COLUMNS + TARGET_COLUMNS + [COMPLEXITY_NOTE])
 #: Columns that readers of several runs add: where a row came from and which image set it is on.
 ORIGIN_COLUMNS = ["run", "source", "dataset", "dataset_sha256", "patch_protocol"]
 #: Every column of a results table that is not a metric's value (cards add label and citation).
-NOT_METRICS = frozenset(KEY_COLUMNS + RATE_COLUMNS + TARGET_COLUMNS + TIME_COLUMNS + ORIGIN_COLUMNS
-                        + ["n_images", "label", "citation"])
+NOT_METRICS = frozenset(KEY_COLUMNS + RATE_COLUMNS + TARGET_COLUMNS + TIME_COLUMNS + COMPLEXITY_COLUMNS
+                        + ORIGIN_COLUMNS + [COMPLEXITY_NOTE, "n_images", "label", "citation"])
 
 
 def image_columns(metric_names: list[str], targets: bool = False) -> list[str]:

@@ -5,9 +5,11 @@ import time
 
 import torch
 
+from rdpbench.codecs.base import Codec
 from rdpbench.codecs.options import CodecOption
 from rdpbench.codecs.pillow import JpegCodec
 from rdpbench.errors import RdpbenchError
+from rdpbench.images import from_float, to_float
 
 
 class CountingJpeg(JpegCodec):
@@ -94,3 +96,31 @@ class FailingOnSecondRank(JpegCodec):
         super().__init__(device)
         if os.environ.get("RANK") == "1":
             raise RdpbenchError("this rank cannot build its codec")
+
+
+class TinyConvCodec(Codec):
+    """A codec of two convolutions whose multiply-accumulates a test counts by hand: the encoder
+    Conv2d(3, 8, 5, stride 2, padding 2), int8-rounded latents as the payload, the decoder
+    ConvTranspose2d(8, 3, 4, stride 2, padding 1), cropped to the original size."""
+
+    name = "tiny-conv"
+    runs_networks = True
+    points = ["1"]
+    default_points = ["1"]
+
+    def __init__(self, device="cpu"):
+        super().__init__(device)
+        torch.manual_seed(0)
+        self.encoder = torch.nn.Conv2d(3, 8, 5, stride=2, padding=2)
+        self.decoder = torch.nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)
+
+    @torch.inference_mode()
+    def encode_payload(self, image, point):
+        latent = self.encoder(to_float(image)).mul(16).round().clamp(-128, 127)
+        return latent.to(torch.int8).numpy().tobytes()
+
+    @torch.inference_mode()
+    def decode_payload(self, stream, sampler, seed):
+        shape = (1, 8, (stream.height + 1) // 2, (stream.width + 1) // 2)
+        latent = torch.frombuffer(bytearray(stream.payload), dtype=torch.int8).reshape(shape).float() / 16
+        return from_float(self.decoder(latent)[..., : stream.height, : stream.width])

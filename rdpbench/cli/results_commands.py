@@ -42,6 +42,12 @@ def plot(
         str, typer.Option(help="Figure width: a two-column paper's 'page' (7.16 in, four panels a row) or "
                           "'column' (3.5 in, two a row).")
     ] = "page",
+    cost: Annotated[
+        Optional[str], typer.Option(help="Instead: draw --metric against this cost (decode_s, encode_s, "
+                                    "dec_kmac_per_px, ...) with every curve read at --at-bpp.")
+    ] = None,
+    at_bpp: Annotated[Optional[float], typer.Option(help="The rate of the --cost figure, in bpp.")] = None,
+    metric: Annotated[str, typer.Option(help="y axis of the --cost figure.")] = "fid",
 ) -> None:
     """Draw the rate-distortion grid (the paper's Fig. 3: 2x4 metrics against bpp, or one panel
     per metric measured) and the distortion-perception view, one figure set per image set, each
@@ -49,10 +55,29 @@ def plot(
     from ..plots import draw_results
 
     require_folder(folder)
+    if cost:
+        echo_written(_cost_figure(folder, out, cost, at_bpp, metric))
+        return
     written, notes = draw_results(folder, out=out, dataset=dataset, published=published, distortion=distortion,
                                   perception=perception, ci=ci, metrics=split_names(metrics), width=width)
     say(notes)
     echo_written(written)
+
+
+def _cost_figure(folder: Path, out: Path | None, cost: str, rate: float | None, metric: str) -> list[Path]:
+    from ..errors import RdpbenchError
+    from ..plots import cost_points, plot_cost_at_rate, save_figure
+    from ..tables import results_by_dataset
+
+    if rate is None or not rate > 0:
+        raise RdpbenchError("--cost needs --at-bpp RATE, a rate above 0 at which every curve is read")
+    written = []
+    for dataset, points in results_by_dataset(folder):
+        drawn = cost_points(points, cost, metric, rate)
+        stem = out or folder / f"cost-{cost}-{metric}-at{rate:g}bpp"
+        stem = Path(f"{stem}-{dataset.replace('/', '_').replace(' ', '_')}")
+        written += save_figure(plot_cost_at_rate(drawn, cost, metric, rate), stem, drawn)
+    return written
 
 
 @app.command()

@@ -79,6 +79,10 @@ def run(
     save_bitstreams: Annotated[
         bool, typer.Option(help="Keep every bitstream: RUN/bitstreams/QUALITY/IMAGE.rdpb (see `rdpbench decode`).")
     ] = False,
+    complexity: Annotated[
+        bool, typer.Option("--complexity", help="Also measure each rate point and sampler's MACs per pixel, "
+                           "parameters and peak CUDA memory on the first image (points.csv, complexity.csv).")
+    ] = False,
     shard: Annotated[
         Optional[str],
         typer.Option(help="Run only shard I/N of the images (1-based), e.g. a job array's task; join the "
@@ -99,7 +103,7 @@ def run(
         name=name, device=device, seed=seed, limit=limit, patch_protocol=patches, save_images=save_images,
         save_bitstreams=save_bitstreams, shard=runs.parse_shard(shard) if shard else None, batch_size=batch_size,
         codec_options=codec_options(checkpoint, eta, precision, compile, trust_checkpoint),
-        target_bpp=target_bpp or [], command=["rdpbench", *sys.argv[1:]],
+        target_bpp=target_bpp or [], complexity=complexity, command=["rdpbench", *sys.argv[1:]],
     )
     folder = runs.run(settings, progress=progress, wait=wait)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run

@@ -65,6 +65,9 @@ class CodecBase:
     default_points: ClassVar[list[str]]
     #: Decode-time settings; most codecs have only the default one.
     samplers: ClassVar[list[str]] = [DEFAULT_SAMPLER]
+    #: Whether encode and decode run torch networks, whose multiply-accumulates
+    #: :mod:`rdpbench.complexity` counts (programs and Pillow codecs: not applicable).
+    runs_networks: ClassVar[bool] = False
     #: Smallest and largest image (height, width) the codec takes.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
     max_size: ClassVar[tuple[int, int]] = (65_500, 65_500)
@@ -114,6 +117,11 @@ class CodecBase:
 
     def describe_points(self) -> str:
         return ", ".join(self.points)
+
+    def step_network(self, point: str, sampler: str) -> torch.nn.Module | None:
+        """The network a diffusion sampler calls once per step when decoding at ``point`` with
+        ``sampler`` (its cost is reported per step); None for a decoder of one pass."""
+        return None
 
     def rate_knob(self) -> RateKnob | None:
         """The setting a run at target rates searches; None for a codec without a fine one

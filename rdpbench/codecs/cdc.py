@@ -85,6 +85,10 @@ class CdcCodec(GenerativeHyperpriorCodec):
         network.denoise_fn = prepared(network.denoise_fn, self.precision, self.compile)
         return network
 
+    def step_network(self, point: str, sampler: str) -> torch.nn.Module:
+        """The UNet (the compressor's decoder output that conditions it is computed once)."""
+        return self.network(point).denoise_fn
+
     @torch.inference_mode()
     def decode_payloads(self, streams: list[Bitstream], sampler: str, seeds: list[int]) -> list[torch.Tensor]:
         _, steps, gamma = parse_sampler_name(sampler)

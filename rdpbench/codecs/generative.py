@@ -71,6 +71,7 @@ class GenerativeHyperpriorCodec(Codec):
 
     #: The protocol its networks follow (diffusion decoders need only the hyperprior part).
     network_protocol: type = GeneratorNetwork
+    runs_networks = True
     options: tuple = (TRUST_CHECKPOINT,)
 
     def __init__(self, device: str = "cpu", trust_checkpoint: bool = False):

@@ -51,6 +51,7 @@ class MeanScaleHyperprior(Codec):
     """
 
     name = "msh"
+    runs_networks = True
     points = [str(q) for q in range(1, 9)]
     default_points = ["1", "2", "3"]
 

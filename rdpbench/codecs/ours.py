@@ -123,6 +123,10 @@ class DiffusionDecoderCodec(MeanScaleHyperprior):
             self._decoders[point] = prepared(network, self.precision, self.compile), schedule, metadata
         return self._decoders[point]
 
+    def step_network(self, point: str, sampler: str) -> torch.nn.Module | None:
+        """The conditional UNet (its conditioning encoder runs once per image, outside it)."""
+        return None if sampler == MSH_SAMPLER else self.decoder(point)[0]
+
     def decode_payload(self, stream: Bitstream, sampler: str, seed: int) -> torch.Tensor:
         [image] = self.decode_payloads([stream], sampler, [seed])
         return image

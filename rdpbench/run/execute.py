@@ -23,6 +23,7 @@ from ..errors import RdpbenchError, RunFailedError, RunInterrupted
 from ..lock import RunFolderLock
 from ..weights import loading
 from . import manifest as manifests
+from .costs import point_costs
 from .decode import decode_batch
 from .plan import Plan, make_plan
 from .preflight import Checked, preflight
@@ -77,8 +78,12 @@ def _execute_locked(plan: Plan, checked: Checked, manifest: dict, progress: bool
         _evaluate_all(plan, checked, manifest, rows, where, progress)
         where = {"stage": "rate-point scores and summary files"}
         images = write_rows(plan.folder, list(rows.values()), plan.suite.image_metric_names, manifest, plan.image_names)
-        write_points(plan.folder, images, run_point_scores(plan, checked.summary.pixel_hashes, images), manifest,
-                     plan.codec.name)
+        scores = run_point_scores(plan, checked.summary.pixel_hashes, images)
+        if plan.settings.complexity:
+            where = {"stage": "complexity of each rate point"}
+            for key, costs in point_costs(plan, rows).items():
+                scores[key] = {**scores.get(key, {}), **costs}
+        write_points(plan.folder, images, scores, manifest, plan.codec.name)
     except KeyboardInterrupt as interrupt:
         manifests.record(manifest, plan.folder.manifest, "interrupted", stopped=manifests.now(),
                          interrupted_by=getattr(interrupt, "signal_name", "SIGINT"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..complexity import COMPLEXITY_METHOD
 from ..datasets import DATASETS
 from ..paths import SAVED_BITSTREAMS, SAVED_IMAGES
 from ..results import write_json
@@ -49,6 +50,7 @@ def new_manifest(plan: Plan, checked: Checked, notes: list[str]) -> dict:
             "bitstreams": SAVED_BITSTREAMS if settings.save_bitstreams else None,
         },
         "notes": list(notes),
+        "complexity": COMPLEXITY_METHOD if settings.complexity else None,
     } | ({"target_rate": target_rate(plan)} if plan.at_targets else {})
 
 

@@ -38,6 +38,8 @@ class RunSettings:
     codec_options: dict = field(default_factory=dict)
     #: Target rates in bpp (``--target-bpp``), searched per image instead of ``points``.
     target_bpp: list[float] = field(default_factory=list)
+    #: Measure each rate point and sampler's MACs, parameters and peak memory on the first image.
+    complexity: bool = False
     command: list[str] = field(default_factory=list)
 
 
