@@ -10,20 +10,19 @@ def _summary(thing) -> str:
     return (thing.__doc__ or "").strip().splitlines()[0] if thing and thing.__doc__ else ""
 
 
-def codec_rows() -> list[tuple[str, str]]:
-    """(name, what it is) of every codec, plug-ins included; codecs that take an argument
-    are named with it (``folder:PATH``)."""
+def codec_rows() -> list[tuple[str, str, str]]:
+    """(name, rate points, what it is) of every codec, plug-ins included; codecs that take an
+    argument are named with it (``folder:PATH``)."""
     from .codecs import CODECS, list_codecs
 
     rows = []
     for name in list_codecs():
         codec_class = CODECS.get(name) if name in CODECS else None
         if codec_class is None:
-            rows.append((name, "(plug-in)"))
-        elif codec_class.argument:
-            rows.append((f"{name}:{codec_class.argument}", _summary(codec_class)))
+            rows.append((name, "", "(plug-in)"))
         else:
-            rows.append((name, _summary(codec_class)))
+            shown = f"{name}:{codec_class.argument}" if codec_class.argument else name
+            rows.append((shown, codec_class.describe_points(), _summary(codec_class)))
     return rows
 
 

@@ -70,13 +70,30 @@ class WeightFile:
 
 
 def compressai_weight_file(architecture: str, quality: int, metric: str = "mse") -> WeightFile:
-    """A CompressAI zoo checkpoint, named and placed exactly as CompressAI's own loader does."""
+    """A CompressAI zoo checkpoint, named and placed exactly as CompressAI's own loader does;
+    RdpbenchError when the installed CompressAI publishes no such file."""
+    import compressai
     from compressai.zoo.image import model_urls
 
-    url = model_urls[architecture][metric][quality]
+    try:
+        url = model_urls[architecture][metric][quality]
+    except KeyError:
+        raise RdpbenchError(
+            f"CompressAI {compressai.__version__} publishes no {metric} weights of {architecture} quality "
+            f"{quality} (compressai.zoo.image.model_urls); a later CompressAI may: pip install -U compressai"
+        ) from None
     return WeightFile(
-        url.rsplit("/", 1)[1], url, "checkpoints", used_by=f"{architecture} quality {quality}"
+        url.rsplit("/", 1)[1], url, "checkpoints", used_by=f"CompressAI {architecture} {metric} quality {quality}"
     )
+
+
+def compressai_weight_files() -> list[WeightFile]:
+    """Every checkpoint of CompressAI's image zoo that the installed CompressAI publishes."""
+    from compressai.zoo.image import model_urls
+
+    return [compressai_weight_file(architecture, quality, metric)
+            for architecture, by_metric in model_urls.items()
+            for metric, by_quality in by_metric.items() for quality in by_quality]
 
 
 HIFIC_PORT_FILES = {"lo": "hific_low.pt", "mi": "hific_med.pt", "hi": "hific_hi.pt"}
@@ -183,7 +200,7 @@ def metric_weight_files() -> dict[str, WeightFile]:
 def weight_files() -> dict[str, WeightFile]:
     """Every weight file rdpbench knows, by file name. Built on first use: reading the URL
     tables imports CompressAI, pyiqa and torch-fidelity, which takes seconds."""
-    codec_files = [compressai_weight_file("mbt2018-mean", quality) for quality in range(1, 9)]
+    codec_files = compressai_weight_files()
     codec_files += [hific_port_weight_file(point) for point in HIFIC_PORT_FILES]
     codec_files += [neuralcompression_weight_file(model, point)
                     for model, points in NEURALCOMPRESSION_POINTS.items() for point in points]

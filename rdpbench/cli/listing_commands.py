@@ -22,8 +22,10 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
     from .. import listings
 
     if what is Listing.codecs:
-        for name, summary in listings.codec_rows():
-            typer.echo(f"{name:10s} {summary}")
+        rows = [("name", "rate points", "what"), *listings.codec_rows()]
+        name_width, points_width = (max(len(row[k]) for row in rows) for k in (0, 1))
+        for name, points, summary in rows:
+            typer.echo(f"{name:{name_width}s}  {points:{points_width}s}  {summary}")
     elif what is Listing.metrics:
         rows = listings.metric_rows()
         width = max(len(name) for name, *_ in rows)

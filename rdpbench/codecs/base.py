@@ -115,8 +115,10 @@ class CodecBase:
         """The reconstructions of ``encoded`` (same-size images) with ``sampler``, image k with seed k."""
         raise NotImplementedError
 
-    def describe_points(self) -> str:
-        return ", ".join(self.points)
+    @classmethod
+    def describe_points(cls) -> str:
+        """The valid rate points in words (listings and error messages)."""
+        return ", ".join(cls.points)
 
     def step_network(self, point: str, sampler: str) -> torch.nn.Module | None:
         """The network a diffusion sampler calls once per step when decoding at ``point`` with

@@ -46,8 +46,9 @@ class _QualityCodec(PillowCodec):
     def save_options(self, point: str) -> dict[str, Any]:
         return {"quality": int(point)}
 
-    def describe_points(self) -> str:
-        return f"integers {self.points[0]}..{self.points[-1]} (Pillow quality)"
+    @classmethod
+    def describe_points(cls) -> str:
+        return f"integers {cls.points[0]}..{cls.points[-1]} (Pillow quality)"
 
     def rate_knob(self) -> RateKnob:
         return RateKnob(tuple(self.points), "Pillow quality")
@@ -105,7 +106,8 @@ class Jpeg2000Codec(PillowCodec):
             "no_jp2": True,
         }
 
-    def describe_points(self) -> str:
+    @classmethod
+    def describe_points(cls) -> str:
         return "integers 2..1000 (compression ratio against 24-bit RGB)"
 
     def rate_knob(self) -> RateKnob:
