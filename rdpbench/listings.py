@@ -11,8 +11,10 @@ def _summary(thing) -> str:
 
 
 def codec_rows() -> list[tuple[str, str, str]]:
-    """(name, rate points, what it is) of every codec, plug-ins included; codecs that take an
-    argument are named with it (``folder:PATH``)."""
+    """(name, rate points, what it is) of every codec, plug-ins included. Codecs that take an
+    argument are named with it (``folder:PATH``). Rate points are shown where the class
+    declares them; those of codecs that read them from an argument or a description file
+    when built (``ext:PATH.toml``, ``vtm``) are left blank."""
     from .codecs import CODECS, list_codecs
 
     rows = []
@@ -20,9 +22,10 @@ def codec_rows() -> list[tuple[str, str, str]]:
         codec_class = CODECS.get(name) if name in CODECS else None
         if codec_class is None:
             rows.append((name, "", "(plug-in)"))
-        else:
-            shown = f"{name}:{codec_class.argument}" if codec_class.argument else name
-            rows.append((shown, codec_class.describe_points(), _summary(codec_class)))
+            continue
+        shown = f"{name}:{codec_class.argument}" if codec_class.argument else name
+        declared = codec_class.points and not codec_class.argument
+        rows.append((shown, codec_class.describe_points() if declared else "", _summary(codec_class)))
     return rows
 
 

@@ -1,18 +1,19 @@
 """Codec cards of the CompressAI zoo codecs (``codecs/<codec>.toml``), written from the
 published results in a CompressAI checkout (run once, outside the tests):
 
-    python scripts/compressai_cards.py --compressai PATH/TO/CompressAI --out codecs [--ms-ssim]
+    python scripts/compressai_cards.py --compressai PATH/TO/CompressAI --out codecs
 
 Per codec and image set, the file taken is the one closest to what rdpbench measures:
 - ``results/image/8bit-decoded/<set>/compressai-<arch>_mse_ans_cuda.json`` for the MSE models
-  on Kodak and CLIC 2020 mobile: PSNR of the 8-bit reconstructions, as rdpbench's;
-- ``results/image/<set>/compressai-<arch>_<metric>_cpu.json`` otherwise: PSNR of the float
-  reconstructions, before rounding to 8 bits. The 8-bit folder has no CLIC 2020 professional
-  results, and its ``_ms-ssim_`` files repeat the MSE models' numbers (the same bpp to the
-  last digit, their ``name`` fields say ``mse``), so the MS-SSIM models' float results are used.
-Both folders' rates are real bitstreams. ``--ms-ssim`` adds CompressAI's ``ms-ssim-rgb`` as
-rdpbench's ``ms_ssim`` (for when that metric is registered). ``msh`` keeps its own card;
-``mbt2018-mean``'s card points to it rather than repeating its curves.
+  on Kodak and CLIC 2020 mobile: metrics of the 8-bit reconstructions, as rdpbench's;
+- ``results/image/<set>/compressai-<arch>_<metric>_cpu.json`` otherwise: metrics of the float
+  reconstructions, before rounding to 8 bits (made before CompressAI's evaluation rounded).
+  The 8-bit folder has no CLIC 2020 professional results, and its ``_ms-ssim_`` files repeat
+  the MSE models' numbers (the same bpp to the last digit, their ``name`` fields say ``mse``),
+  so the MS-SSIM models' float results are used.
+Both folders' rates are real bitstreams. CompressAI's ``ms-ssim-rgb`` is rdpbench's
+``ms_ssim`` (the same call of pytorch_msssim). ``msh`` keeps its own card; ``mbt2018-mean``'s
+card points to it rather than repeating its curves.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def toml_list(values, form: str) -> str:
     return "[" + ", ".join(format(value, form) for value in values) + "]"
 
 
-def card(checkout: Path, commit: str, model: ZooModel, metric: str, with_ms_ssim: bool) -> str:
+def card(checkout: Path, commit: str, model: ZooModel, metric: str) -> str:
     name = codec_name(model, metric)
     trained = "MSE" if metric == MSE else "MS-SSIM"
     qualities = [str(q) for q in range(1, model.qualities + 1)]
@@ -82,9 +83,9 @@ def card(checkout: Path, commit: str, model: ZooModel, metric: str, with_ms_ssim
         return "\n".join(lines) + "\n"
     for dataset, (folder, described) in IMAGE_SETS.items():
         path, results, eight_bit = published_file(checkout, model, metric, folder)
-        psnr = ("PSNR of 8-bit reconstructions" if eight_bit else
-                "PSNR of the float reconstructions before rounding to 8 bits, a few hundredths of a dB above "
-                "8-bit PSNR and more at high rates")
+        psnr = ("PSNR and MS-SSIM of 8-bit reconstructions" if eight_bit else
+                "PSNR and MS-SSIM of the float reconstructions before rounding to 8 bits, the PSNR a few "
+                "hundredths of a dB above 8-bit PSNR and more at high rates")
         lines += [
             "",
             "[[published]]",
@@ -95,10 +96,9 @@ def card(checkout: Path, commit: str, model: ZooModel, metric: str, with_ms_ssim
             "quality = [" + ", ".join(f'"{q}"' for q in qualities) + "]",
             f"bpp = {toml_list(results['bpp'], '.5g')}",
             f"psnr = {toml_list(results['psnr-rgb'], '.5g')}",
+            f"ms_ssim = {toml_list(results['ms-ssim-rgb'], '.5g')}",
         ]
         assert len(results["bpp"]) == model.qualities, path
-        if with_ms_ssim:
-            lines.append(f"ms_ssim = {toml_list(results['ms-ssim-rgb'], '.5f')}")
     return "\n".join(lines) + "\n"
 
 
@@ -106,14 +106,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compressai", type=Path, required=True, help="a git checkout of InterDigitalInc/CompressAI")
     parser.add_argument("--out", type=Path, default=Path("codecs"))
-    parser.add_argument("--ms-ssim", action="store_true", help="add CompressAI's ms-ssim-rgb as ms_ssim")
     args = parser.parse_args()
     commit = subprocess.run(["git", "-C", str(args.compressai), "rev-parse", "HEAD"], capture_output=True,
                             text=True, check=True).stdout.strip()
     for model in ZOO:
         for metric in model.metrics:
             path = args.out / f"{codec_name(model, metric)}.toml"
-            path.write_text(card(args.compressai, commit, model, metric, args.ms_ssim))
+            path.write_text(card(args.compressai, commit, model, metric))
             print(f"wrote {path}")
 
 

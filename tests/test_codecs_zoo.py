@@ -167,8 +167,8 @@ def test_list_codecs_shows_every_zoo_codec_with_its_rate_points():
     lines = {line.split()[0]: line for line in invoke("list", "codecs").output.splitlines() if line.strip()}
     for name in ["bmshj2018-factorized", "mbt2018", "mbt2018-mean", "cheng2020-anchor-msssim", "cheng2020-attn"]:
         assert name in lines
-    assert "1, 2, 3, 4, 5, 6 " in lines["cheng2020-anchor-msssim"] and ", 7" not in lines["cheng2020-anchor-msssim"]
-    assert "1, 2, 3, 4, 5, 6, 7, 8" in lines["bmshj2018-factorized"]
+    assert lines["cheng2020-anchor-msssim"].endswith("Rate points: 1, 2, 3, 4, 5, 6.")
+    assert lines["bmshj2018-factorized"].endswith("Rate points: 1, 2, 3, 4, 5, 6, 7, 8.")
     assert "MS-SSIM" in lines["cheng2020-anchor-msssim"] and "serial decode" in lines["mbt2018"]
     assert "msh" in lines["mbt2018-mean"]
 
@@ -182,6 +182,16 @@ def test_a_missing_weight_file_is_named_before_any_work(torch_home, tmp_path):
     assert "rdpbench weights download cheng2020_attn-ms-ssim-3-5c9be841.pth.tar" in result.output
     assert str(torch_home / "hub" / "checkpoints") in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_weights_an_older_compressai_does_not_publish_are_named_with_the_upgrade(monkeypatch):
+    from compressai.zoo.image import model_urls
+
+    from rdpbench.errors import RdpbenchError
+
+    monkeypatch.delitem(model_urls["cheng2020-attn"]["ms-ssim"], 3)
+    with pytest.raises(RdpbenchError, match="publishes no ms-ssim weights of cheng2020-attn quality 3.*pip install -U"):
+        get_codec("cheng2020-attn-msssim").weight_files(["3"])
 
 
 def test_weights_commands_know_every_zoo_file(torch_home, tmp_path):
@@ -216,6 +226,7 @@ def test_cards_carry_compressais_published_curves_at_the_codecs_rate_points():
     # CompressAI's results/image/8bit-decoded/kodak/compressai-mbt2018_mse_ans_cuda.json and
     # results/image/kodak/compressai-cheng2020-attn_ms-ssim_cpu.json
     mbt2018 = published_points("mbt2018").query("dataset == 'kodak'")
-    assert mbt2018.bpp.iloc[0] == pytest.approx(0.1105, abs=1e-4) and mbt2018.psnr.iloc[0] == pytest.approx(28.084, abs=1e-3)
+    assert mbt2018.bpp.iloc[0] == pytest.approx(0.1105, abs=1e-4)
+    assert mbt2018.psnr.iloc[0] == pytest.approx(28.084, abs=1e-3)
     attention = published_points("cheng2020-attn-msssim").query("dataset == 'kodak'")
     assert attention.bpp.iloc[-1] == pytest.approx(0.5958, abs=1e-4)

@@ -22,10 +22,10 @@ def list_things(what: Annotated[Listing, typer.Argument(help="codecs, metrics or
     from .. import listings
 
     if what is Listing.codecs:
-        rows = [("name", "rate points", "what"), *listings.codec_rows()]
-        name_width, points_width = (max(len(row[k]) for row in rows) for k in (0, 1))
+        rows = listings.codec_rows()
+        width = max(len(name) for name, _, _ in rows)
         for name, points, summary in rows:
-            typer.echo(f"{name:{name_width}s}  {points:{points_width}s}  {summary}")
+            typer.echo(f"{name:{width}s}  {summary}" + (f" Rate points: {points}." if points else ""))
     elif what is Listing.metrics:
         rows = listings.metric_rows()
         width = max(len(name) for name, *_ in rows)

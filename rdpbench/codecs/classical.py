@@ -61,8 +61,9 @@ class JpegXlCodec(Codec):
             return super().check_point(str(point))
         return f"{distance:.6g}"
 
-    def describe_points(self) -> str:
-        return (f"decimal numbers {self.min_distance:g}..{self.max_distance:g} (Butteraugli distance; "
+    @classmethod
+    def describe_points(cls) -> str:
+        return (f"decimal numbers {cls.min_distance:g}..{cls.max_distance:g} (Butteraugli distance; "
                 "1 is visually lossless, higher is fewer bits)")
 
     def rate_knob(self) -> RateKnob:
@@ -102,7 +103,8 @@ class HevcIntraCodec(PillowCodec):
     #: psycho-visual optimisation off); libheif would otherwise set psy-rd 1.
     x265_settings = {"preset": "veryslow", "tune": "ssim", "x265:psy-rd": "0", "x265:psy-rdoq": "0"}
 
-    def describe_points(self) -> str:
+    @classmethod
+    def describe_points(cls) -> str:
         return "integers 0..51 (x265 QP, constant; lower is more bits)"
 
     def rate_knob(self) -> RateKnob:

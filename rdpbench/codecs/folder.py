@@ -48,10 +48,6 @@ class FolderOfReconstructions(CodecBase):
             self._files[path.stem] = path
         self._rates_csv = self._read_rates_csv()
 
-    @classmethod
-    def describe_points(cls) -> str:
-        return "one, labelled by --quality"
-
     def check_point(self, point: str) -> str:
         # The one rate point takes whatever label the user gives it (e.g. "2" for MSH q2).
         return str(point)
