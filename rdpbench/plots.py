@@ -341,13 +341,14 @@ def save_figure(figure: Figure, stem: Path, drawn: pd.DataFrame | None = None) -
 def draw_results(
     folder: Path, out: Path | None = None, dataset: str | None = None, published: bool = True,
     distortion: str = "psnr", perception: str = "fid", ci: bool = False, metrics: list[str] | None = None,
-    width: str = "page",
+    width: str = "page", published_also: list[str] = (),
 ) -> tuple[list[Path], list[str]]:
     """Fig. 3 and the distortion-perception view of every image set under ``folder`` (when
     ``dataset`` is given, only the sets it names: a label, the label as a file-name part, or
     a name that several sets share), each written as ``out``-LABEL.png/.pdf/.csv and
     ``out``-LABEL-dp.* (``out`` defaults to FOLDER/fig3). ``published`` adds the codec cards'
-    curves measured on the same set; ``ci`` adds 95% per-image bootstrap bands; ``metrics``
+    curves measured on the same set, of the codecs in the results and those in
+    ``published_also``; ``ci`` adds 95% per-image bootstrap bands; ``metrics``
     chooses the grid's panels (default :func:`panels_for`); ``width`` is a paper's ``page``
     or ``column`` width (:data:`FIGURE_WIDTHS`). Returns the
     paths written and notes ("LABEL: ...") on what could not be drawn; raises RdpbenchError."""
@@ -378,7 +379,7 @@ def draw_results(
     written, notes = [], []
     for label, group in groups:
         stem = base.with_name(f"{base.name}-{file_label(label)}")
-        reference = published_beside(group) if published else None
+        reference = published_beside(group, published_also) if published else None
         panels = panels_for(group, metrics, per_row)
         figure, missing = plot_rd_grid(group, reference, panels, inches)
         notes += [f"{label}: {note}" for note in missing]

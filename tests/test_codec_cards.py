@@ -1,4 +1,7 @@
+import pytest
+
 from rdpbench.codecs.cards import load_card, published_points
+from rdpbench.errors import RdpbenchError
 
 
 def test_msh_card_carries_compressais_published_kodak_points():
@@ -73,8 +76,12 @@ def test_published_curves_only_beside_the_same_full_image_set():
     on_kodak = pd.DataFrame({"codec": ["jpeg"], "dataset": ["my-copy"], "dataset_sha256": [kodak]})
     on_subset = pd.DataFrame({"codec": ["jpeg"], "dataset": ["kodak"], "dataset_sha256": [first_four]})
     assert set(published_beside(on_kodak).dataset) == {"kodak"}
-    assert "msh" in set(published_beside(on_kodak).codec)
+    # the measured codecs' own curves, and those asked for
+    assert set(published_beside(on_kodak).codec) == {"jpeg"}
+    assert set(published_beside(on_kodak, ["msh", "hific"]).codec) == {"jpeg", "msh", "hific"}
     assert published_beside(on_subset).empty
+    with pytest.raises(RdpbenchError, match="no published curves for nonesuch; codecs with published curves: "):
+        published_beside(on_kodak, ["nonesuch"])
 
 
 def test_published_fid_only_beside_fid_over_the_same_patches(monkeypatch):
@@ -89,7 +96,7 @@ def test_published_fid_only_beside_fid_over_the_same_patches(monkeypatch):
     monkeypatch.setattr(cards, "all_published_points", lambda: pd.DataFrame([curve]))
 
     def beside(protocol):
-        points = pd.DataFrame({"codec": ["jpeg"], "dataset_sha256": [kodak], "patch_protocol": [protocol]})
+        points = pd.DataFrame({"codec": ["hific"], "dataset_sha256": [kodak], "patch_protocol": [protocol]})
         return cards.published_beside(points).iloc[0]
 
     assert beside("hific").fid == 9.0

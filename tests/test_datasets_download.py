@@ -461,7 +461,7 @@ def test_only_a_verified_set_gets_the_codec_cards_published_curves(server, tmp_p
         for name, pixels in images.items():
             Image.fromarray(pixels).save(folder / name)
         import_set(CATALOG[NAME], folder, unverified=True)
-    points = pd.DataFrame({"dataset_sha256": [inspect(get_dataset(NAME)).content_sha256]})
+    points = pd.DataFrame({"codec": ["msillm"], "dataset_sha256": [inspect(get_dataset(NAME)).content_sha256]})
 
     beside = published_beside(points)
 

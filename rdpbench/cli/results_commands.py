@@ -28,7 +28,13 @@ def plot(
     dataset: Annotated[
         Optional[str], typer.Option(help="Draw only this image set: its name, or its label from the written file names.")
     ] = None,
-    published: Annotated[bool, typer.Option(help="Draw published curves from the codec cards.")] = True,
+    published: Annotated[
+        bool, typer.Option(help="Draw the codec cards' published curves of the codecs in the results.")
+    ] = True,
+    published_also: Annotated[
+        Optional[str], typer.Option(help="Comma-separated codecs whose published curves are drawn too, e.g. "
+                                    "hific,msillm (see `rdpbench list codecs`).")
+    ] = None,
     distortion: Annotated[str, typer.Option(help="x axis of the distortion-perception view.")] = "psnr",
     perception: Annotated[str, typer.Option(help="y axis of the distortion-perception view.")] = "fid",
     ci: Annotated[
@@ -59,7 +65,8 @@ def plot(
         echo_written(_cost_figure(folder, out, cost, at_bpp, metric))
         return
     written, notes = draw_results(folder, out=out, dataset=dataset, published=published, distortion=distortion,
-                                  perception=perception, ci=ci, metrics=split_names(metrics), width=width)
+                                  perception=perception, ci=ci, metrics=split_names(metrics), width=width,
+                                  published_also=split_names(published_also) or [])
     say(notes)
     echo_written(written)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import RdpbenchError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -54,8 +56,9 @@ def all_published_points() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def published_beside(points: pd.DataFrame) -> pd.DataFrame:
-    """Published curves measured on an image set that ``points`` holds results on, judged by
+def published_beside(points: pd.DataFrame, also: list[str] = ()) -> pd.DataFrame:
+    """Published curves of the codecs ``points`` measured (and of the codecs named in
+    ``also``), measured on an image set that ``points`` holds results on, judged by
     content (``dataset_sha256``), never by name: a subset such as ``kodak[:4]``, or another
     set called "kodak", gets no published curve beside it. A curve's FID and KID stay only
     where the measured points used the patch protocol it names (``patch_protocol``), and only
@@ -68,6 +71,11 @@ def published_beside(points: pd.DataFrame) -> pd.DataFrame:
     published = all_published_points()
     if published.empty or "dataset_sha256" not in points:
         return published.iloc[0:0]
+    unknown = sorted(set(also) - set(published.codec))
+    if unknown:
+        raise RdpbenchError(f"no published curves for {', '.join(unknown)}; codecs with published curves: "
+                            f"{', '.join(sorted(set(published.codec)))}")
+    published = published[published.codec.isin({*points.get("codec", []), *also})]
     known = published_content_sha256()
     measured = {known[sha] for sha in points.dataset_sha256.dropna() if sha in known}
     beside = published[published.dataset.isin(measured)].copy()
