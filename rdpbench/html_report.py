@@ -22,14 +22,14 @@ import pandas as pd
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from .errors import DamagedResultsError, RdpbenchError
+from .errors import RdpbenchError
 from .metrics import higher_is_better
 from .paths import RunFolder
 from .plots import _label, _styles, dp_points, metric_title, panels_for, rd_grid_points
-from .report import (BD_METHOD, arrow, bd_table, curve_name, default_anchor, metric_columns, parse_anchor, points_table,
+from .report import (BD_METHOD, arrow, bd_table, default_anchor, metric_columns, parse_anchor, points_table,
                      rate_gap_table)
 from .results import (atomic_write_text, collect_metric_variants, collect_points, dataset_groups, json_safe,
-                      read_images, read_manifest, run_folders, runs_apart)
+                      readable_runs, runs_apart)
 from .show import original_pixels
 
 #: How many images of each set the viewer embeds unless told otherwise.
@@ -164,17 +164,10 @@ def _viewer(folder: Path, group: pd.DataFrame, index: dict, limit: int,
         return viewer, []
     hashes = group.get("dataset_sha256", pd.Series(dtype=object)).dropna()
     identity = hashes.iloc[0] if len(hashes) else None
-    runs, notes = [], []
-    for run in run_folders(folder):
-        try:
-            manifest = read_manifest(RunFolder(run).manifest)
-            rows = read_images(RunFolder(run).images_csv, drop_cut_row=True)
-        except (DamagedResultsError, FileNotFoundError):
-            continue
-        if identity is None or manifest.get("dataset", {}).get("content_sha256") != identity:
-            continue
-        if (manifest.get("saved") or {}).get("images"):
-            runs.append((run, manifest, rows))
+    notes = []
+    runs = [(run, manifest, rows) for run, manifest, rows in readable_runs(folder)
+            if identity is not None and manifest.get("dataset", {}).get("content_sha256") == identity
+            and (manifest.get("saved") or {}).get("images")]
     if not runs:
         return viewer, []
     available = list(dict.fromkeys(itertools.chain.from_iterable(rows.image for _, _, rows in runs)))

@@ -254,9 +254,11 @@ def run_folders(folder: Path) -> list[Path]:
     return sorted(path.parent for path in _results_files(folder, MANIFEST))
 
 
-def _readable_runs(folder: Path, table: str, read) -> list[tuple[Path, dict, pd.DataFrame]]:
+def readable_runs(folder: Path, table: str = IMAGES_CSV, read=None) -> list[tuple[Path, dict, pd.DataFrame]]:
     """(run folder, manifest, table) of every run under ``folder`` whose manifest and
-    ``table`` file read cleanly; each one that does not is named in a warning and skipped."""
+    ``table`` file (images.csv by default, read by ``read``, default :func:`read_images`) read
+    cleanly; each one that does not is named in a warning and skipped."""
+    read = read or read_images
     runs = []
     for run in run_folders(folder):
         try:
@@ -287,7 +289,7 @@ def collect_points(folder: Path) -> pd.DataFrame:
 
     A damaged file is named in a DamagedResultsWarning and skipped; the rest is returned."""
     frames = []
-    runs = _readable_runs(folder, POINTS_CSV, read_points)
+    runs = readable_runs(folder, POINTS_CSV, read_points)
     for run, manifest, frame in runs:
         frame["source"], frame["run"] = "measured", run.name
         _dataset_columns(frame, manifest)
@@ -355,7 +357,7 @@ def collect_images(folder: Path) -> pd.DataFrame:
     """Per-image rows of every run under ``folder`` (column ``run`` names the run); damaged
     files are named in a DamagedResultsWarning and skipped."""
     frames = []
-    for run, manifest, frame in _readable_runs(folder, IMAGES_CSV, read_images):
+    for run, manifest, frame in readable_runs(folder, IMAGES_CSV, read_images):
         frame["run"] = run.name
         _dataset_columns(frame, manifest)
         frames.append(frame)

@@ -14,11 +14,11 @@ import pandas as pd
 from matplotlib.patches import Rectangle
 
 from .datasets import get_dataset
-from .errors import DamagedResultsError, RdpbenchError
+from .errors import RdpbenchError
 from .images import load_image
 from .plots import METRIC_TITLES, PAGE_WIDTH_IN, NotebookFigure
 from .paths import RunFolder
-from .results import read_images, read_manifest, run_folders
+from .results import readable_runs
 from .schema import curve_label
 
 
@@ -56,12 +56,7 @@ def comparison_panels(results: Path, image: str, bpp: float | None = None,
     if bpp is not None and not (math.isfinite(bpp) and bpp > 0):
         raise RdpbenchError(f"--bpp {bpp}: give a rate in bits per pixel, a positive finite number such as 0.2")
     candidates, notes = [], []
-    for run in run_folders(results):
-        try:
-            manifest = read_manifest(RunFolder(run).manifest)
-            rows = read_images(RunFolder(run).images_csv, drop_cut_row=True)
-        except (DamagedResultsError, FileNotFoundError):
-            continue
+    for run, manifest, rows in readable_runs(results):
         rows = rows[rows.image == image]
         if rows.empty:
             continue

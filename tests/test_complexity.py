@@ -1,22 +1,17 @@
 """Complexity: MACs per pixel and parameters counted on a real image, per diffusion step, and
 not applicable to codecs that are not torch networks."""
 
-import dataclasses
-
 import pytest
 import torch
 
 from rdpbench.bitstream import Bitstream
 from rdpbench.codecs import get_codec
 from rdpbench.complexity import NOT_NETWORK_NOTE, flop_counter, measure
-from rdpbench.diffusion.training import TrainingConfig, train
-from rdpbench.diffusion.unet import UNET_SIZES
 from rdpbench.results import read_points
 from rdpbench.schema import COMPLEXITY_COLUMNS
 
 from conftest import invoke, photo_tensor
-
-TINY = dataclasses.replace(UNET_SIZES["tiny"], model_channels=16, norm_groups=4, decoder_channels=(8, 8, 8, 8))
+from test_codec_ours import checkpoint  # noqa: F401  (the fixture)
 
 
 def test_macs_and_parameters_equal_a_hand_count():
@@ -44,15 +39,9 @@ def test_pillow_codecs_report_not_applicable():
 
 
 @pytest.fixture
-def ours(msh_weights, tmp_path):
+def ours(checkpoint):
     """`ours` with a briefly trained tiny decoder for MSH quality 1."""
-    msh = get_codec("msh")
-    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    path = tmp_path / "ours_q1.pt"
-    config = TrainingConfig(steps=1, lr=1e-2, rho=0.0, save_every=1, log_every=1)
-    train(lambda step: images, lambda x: msh.latent(x, "1"), path, TINY, config,
-          {"codec": "msh", "quality": "1"}, progress=False)
-    return get_codec("ours", checkpoint=[str(path)])
+    return get_codec("ours", checkpoint=[str(checkpoint)])
 
 
 def _macs(call) -> int:
