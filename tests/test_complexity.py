@@ -11,7 +11,7 @@ from rdpbench.results import read_points
 from rdpbench.schema import COMPLEXITY_COLUMNS
 
 from conftest import invoke, photo_tensor
-from test_codec_ours import checkpoint  # noqa: F401  (the fixture)
+from test_codec_ours import checkpoint  # noqa: F401, F811  (the fixture)
 
 
 def test_macs_and_parameters_equal_a_hand_count():
