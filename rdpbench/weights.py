@@ -166,6 +166,10 @@ def pyiqa_weight_file(url: str, used_by: str, sha256: str | None = None) -> Weig
     return WeightFile(Path(urlparse(url).path).name, url, "pyiqa", used_by, sha256=sha256)
 
 
+#: DINOv2 ViT-L/14 as torch.hub's DINOv2 backbone fetches it (cached under its file name).
+DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth"
+
+
 @functools.cache
 def metric_weight_files() -> dict[str, WeightFile]:
     """Files of the metrics by file name, with URLs read from the packages that load them."""
@@ -185,6 +189,7 @@ def metric_weight_files() -> dict[str, WeightFile]:
             sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", size_mb=0.007, package="lpips",
         ),
         WeightFile(URL_INCEPTION_V3.rsplit("/", 1)[1], URL_INCEPTION_V3, "checkpoints", "fid, kid"),
+        WeightFile(DINOV2_URL.rsplit("/", 1)[1], DINOV2_URL, "checkpoints", "fd_dinov2"),
         pyiqa_weight_file(inception.FID_WEIGHTS_URL, "fid, kid with --patches paper"),
         pyiqa_weight_file(niqe_arch.default_model_urls["niqe"], "niqe"),
         pyiqa_weight_file(musiq_arch.default_model_urls["koniq10k"], "musiq"),

@@ -146,6 +146,7 @@ def build_metric_weights(home: Path) -> None:
         from pyiqa.archs.inception import fid_inception_v3
 
         torch.save(_kaiming(fid_inception_v3()).state_dict(), place("pt_inception-2015-12-05-6726825d.pth"))
+    torch.save(tiny_dinov2().state_dict(), place("dinov2_vitl14_pretrain.pth"))
     torch.save(MUSIQ(pretrained=False).state_dict(), place("musiq_koniq_ckpt-e95806b9.pth"))
     torch.save(SCNN().state_dict(), place("DBCNN_scnn-7ea73d75.pth"))
     with mock.patch.dict("os.environ", {"TORCH_HOME": str(home)}):
@@ -166,6 +167,21 @@ def build_metric_weights(home: Path) -> None:
         place("niqe_modelparameters.mat"),
         {"mu_prisparam": rng.normal(size=(1, 36)), "cov_prisparam": factor @ factor.T / 36 + np.eye(36)},
     )
+
+
+def tiny_dinov2() -> torch.nn.Module:
+    """A seeded random DINOv2 ViT with the checkpoint's key layout, small enough for tests: width
+    128 (2 heads), 2 blocks, patch 14, trained on a 5 x 5 grid (so 224 pixels interpolate the
+    position embeddings, as the real 37 x 37 grid does)."""
+    from rdpbench.networks.dinov2 import DinoV2ViT
+
+    torch.manual_seed(0)
+    network = DinoV2ViT(dim=128, depth=2, patch_size=14, hidden=256, trained_grid=5)
+    with torch.no_grad():
+        for name, parameter in network.named_parameters():
+            if name.endswith(("cls_token", "pos_embed", "gamma")):
+                parameter.normal_(0, 0.5)
+    return network
 
 
 @pytest.fixture(scope="session")

@@ -56,14 +56,14 @@ def test_two_shards_merged_equal_one_run_fid_and_kid_included(five_images, tmp_p
 
     # a shard folder that also holds features of another extractor (another --patches or device):
     # the merge takes the ones its run.json names, and shards that name different ones are refused
-    key = merged_manifest["metric_protocol"]["patches"]["features_key"]
+    [key] = merged_manifest["metric_protocol"]["patches"]["features_keys"].values()
     shutil.copytree(shards[0] / "features" / key, shards[0] / "features" / "zz-another-extractor")
     again = merge_shards(shards, tmp_path / "merged-again")
     pd.testing.assert_frame_equal(without_times(again / "points.csv"), without_times(whole / "points.csv"))
     manifest = json.loads((shards[1] / "run.json").read_text())
-    manifest["metric_protocol"]["patches"]["features_key"] = "zz-another-extractor"
+    manifest["metric_protocol"]["patches"]["features_keys"] = {"inception": "zz-another-extractor"}
     (shards[1] / "run.json").write_text(json.dumps(manifest))
-    with pytest.raises(RdpbenchError, match=f"computed their FID/KID features differently .*{key}.*zz-another"):
+    with pytest.raises(RdpbenchError, match=f"computed their distribution-metric features differently .*{key}.*zz-another"):
         merge_shards(shards, tmp_path / "merged-refused")
 
 

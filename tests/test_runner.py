@@ -241,7 +241,7 @@ def test_result_files_follow_the_umask(image_folder, tmp_path):
 
 def test_patches_without_fid_or_kid_says_it_has_no_effect(image_folder, tmp_path, capsys):
     folder = run(image_folder, tmp_path / "results", patch_protocol="grid")
-    assert "--patches grid applies to fid and kid only" in capsys.readouterr().err
+    assert "--patches grid applies to the distribution metrics only" in capsys.readouterr().err
     assert any("--patches grid" in note for note in json.loads((folder / "run.json").read_text())["notes"])
 
 

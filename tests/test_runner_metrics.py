@@ -38,8 +38,8 @@ def test_all_metrics_write_every_column(large_images, tmp_path, metric_weights):
     per_image = ["dbcnn", "dists", "gmsd", "lpips", "ms_ssim", "musiq", "niqe", "nlpd", "psnr", "ssim"]
     assert list(images.columns[9:-2]) == per_image
     assert images[per_image].notna().all().all()
-    assert list(points.columns[-3:]) == ["fid", "kid", "kid_paired"]
-    assert points[["fid", "kid", "kid_paired", "ms_ssim_db"]].notna().all().all()
+    assert list(points.columns[-4:]) == ["fd_dinov2", "fid", "kid", "kid_paired"]
+    assert points[["fd_dinov2", "fid", "kid", "kid_paired", "ms_ssim_db"]].notna().all().all()
     manifest = json.loads((folder / "run.json").read_text())
     patches = manifest["metric_protocol"]["patches"]
     assert patches["patch_protocol"] == "hific" and patches["n_patches"] == 3

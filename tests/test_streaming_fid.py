@@ -264,7 +264,7 @@ def test_a_run_of_2000_patches_scores_the_fid_of_its_saved_features(tmp_path, to
     folder = RunFolder(run_once(images, tmp_path / "out", codec="jpeg", points=["5"], metrics="fid,kid"))
     patches = json.loads(folder.manifest.read_text())["metric_protocol"]["patches"]
     assert patches["n_patches"] == 9 * 233 and patches["extractor"] == "block-variance"
-    key, names = patches["features_key"], list(pd.read_csv(folder.images_csv).image)  # in set order
+    key, names = patches["features_keys"]["inception"], list(pd.read_csv(folder.images_csv).image)  # in set order
     reference = np.concatenate([np.load(folder.reference_features(key, name)) for name in names])
     reconstruction = np.concatenate([np.load(folder.features(key, "5", DEFAULT_SAMPLER, name)) for name in names])
     assert len(reference) == len(reconstruction) == 9 * 233

@@ -84,11 +84,15 @@ class ImageMetric(Metric):
 class DistributionMetric(Metric):
     """A metric of a set of reconstructions against the set of originals (FID, KID).
 
-    Both sets are described by per-image features (Inception features of 256x256 patches,
-    shared by every distribution metric of a run, whose extractor declares the weight file);
+    Both sets are described by per-image features (features of 256x256 patches from the
+    network the metric names in ``features``, shared by every distribution metric of a run
+    that names the same network, whose extractor declares the weight file);
     the metric turns the two feature sets into one number per rate point, reading them image
     by image so that memory does not grow with the set.
     """
+
+    #: The network of the features (a key of ``rdpbench.metrics.features.NETWORKS``).
+    features: ClassVar[str] = "inception"
 
     @abstractmethod
     def score_sets(self, reference: FeatureSet | np.ndarray, reconstruction: FeatureSet | np.ndarray,

@@ -1,6 +1,8 @@
-"""Inception-v3 features of 256x256 patches, the input of patch FID and KID.
+"""Features of 256x256 patches, the input of the distribution metrics (FID, KID, FD-DINOv2).
 
-Two extractors, chosen by the patch protocol (``rdpbench.metrics.patches``):
+Each distribution metric names the network its features come from (``Metric.features``):
+``inception`` (FID, KID) or ``dinov2`` (FD-DINOv2). Inception's extractor is chosen by the
+patch protocol (``rdpbench.metrics.patches``):
 
 ``torch-fidelity`` (protocols ``hific``, ``grid``): torch-fidelity's port of the TF-slim 2015
     network, 2048-d pool features. The network runs in float64 (torch-fidelity's own
@@ -12,6 +14,13 @@ Two extractors, chosen by the patch protocol (``rdpbench.metrics.patches``):
     channel by channel with Pillow's bicubic filter on float data (clean-fid), computed in
     memory instead of through folders of PNG files; its features are kept in float32 for the
     FID statistics, as pyiqa keeps them.
+
+``dinov2`` (every protocol): DINOv2 ViT-L/14 (``rdpbench.networks.dinov2``), 1024-d normalised
+    class tokens, the features Stein et al. (2023) found to track human judgement better than
+    Inception's. Each patch is preprocessed as their dgm-eval does: Pillow's bicubic resize of
+    the 8-bit RGB patch to 224x224, scaled to [0, 1], normalised with ImageNet's mean and
+    standard deviation. The network runs in float32, as there, and the statistics are taken in
+    float64 of those float32 values, as dgm-eval takes them.
 
 Reference-side features depend on the original image, the weights, the protocol and the
 numerics (device type, dtype, package version): ``cache_key`` names all of these, so the
@@ -26,9 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import RdpbenchError
 from ..weights import (
     WeightFile,
     get_weight_file,
+    load_checkpoint,
     require,
     sha256_of,
     weights_only_loads,
@@ -40,7 +51,7 @@ PYIQA_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
 class PatchFeatures:
-    """Features (N, 2048) of the N patches of an image under one patch protocol."""
+    """Features (N, dimensions) of the N patches of an image under one patch protocol."""
 
     name: str
     dimensions = 2048
@@ -127,10 +138,44 @@ class PyiqaCleanInception(PatchFeatures):
         return torch.from_numpy(np.stack(channels).clip(0, 255).astype(np.float32))
 
 
-#: The feature extractor of each patch protocol.
+DINOV2_FILE = "dinov2_vitl14_pretrain.pth"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class DinoV2Features(PatchFeatures):
+    name, package, network_dtype = "dinov2-vitl14", "torch", "float32"
+    dimensions = 1024
+    weight_file_name = DINOV2_FILE
+    input_size = (224, 224)
+
+    def _build(self) -> torch.nn.Module:
+        from ..networks.dinov2 import DinoV2ViT
+
+        state = load_checkpoint(self.weight_file)
+        try:
+            network = DinoV2ViT.from_state_dict(state)
+        except (ValueError, RuntimeError) as error:
+            raise RdpbenchError(f"{self.weight_file.path} is not a DINOv2 ViT checkpoint ({error}); fetch the "
+                                f"published file with  rdpbench weights download {self.weight_file_name}") from None
+        return network.eval().to(self.device)
+
+    def _features(self, patches: torch.Tensor) -> torch.Tensor:
+        from PIL import Image
+
+        resized = np.stack([np.asarray(Image.fromarray(patch.permute(1, 2, 0).numpy()).resize(
+            self.input_size, Image.BICUBIC)) for patch in patches])
+        scaled = torch.from_numpy(resized).permute(0, 3, 1, 2).float() / 255
+        mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+        return self.model(((scaled - mean) / std).to(self.device))
+
+
+#: The Inception extractor of each patch protocol.
 EXTRACTORS = {"hific": TorchFidelityInception, "grid": TorchFidelityInception, "paper": PyiqaCleanInception}
+#: The extractor of each feature network (``Metric.features``), given the patch protocol.
+NETWORKS = {"inception": lambda protocol: EXTRACTORS[protocol], "dinov2": lambda protocol: DinoV2Features}
 
 
-def patch_features(device: str = "cpu", protocol: str = "hific") -> PatchFeatures:
-    """The feature extractor for ``protocol`` (not yet loaded: call ``prepare``)."""
-    return EXTRACTORS[check_protocol(protocol)](device, protocol)
+def patch_features(device: str = "cpu", protocol: str = "hific", network: str = "inception") -> PatchFeatures:
+    """The extractor of ``network``'s features under ``protocol`` (not yet loaded: call ``prepare``)."""
+    return NETWORKS[network](check_protocol(protocol))(device, protocol)

@@ -65,6 +65,16 @@ class PatchFID(DistributionMetric):
         return max(value, 0.0)
 
 
+@register_metric("fd_dinov2")
+class PatchFDDinoV2(PatchFID):
+    """Frechet distance of DINOv2 ViT-L/14 features of the same 256x256 patches (Stein et al.
+    2023, "Exposing flaws of generative model evaluation metrics"), clamped at 0."""
+
+    name = "fd_dinov2"
+    features = "dinov2"
+    description = "Frechet distance on DINOv2 ViT-L/14 features of 256x256 patches"
+
+
 def frechet_distance(first: FeatureSet | np.ndarray, second: FeatureSet | np.ndarray,
                      dtype: type = np.float64) -> float:
     """FID of two feature sets (FeatureSets, or arrays of patches x dimensions), the features

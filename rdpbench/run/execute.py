@@ -52,7 +52,7 @@ def execute(plan: Plan, progress: bool = True, wait: bool = True) -> Path:
         with loading(checked.weight_files):
             plan.codec.prepare(plan.points)
             plan.suite.prepare()
-        manifest = manifests.with_features_key(manifest, plan.suite)
+        manifest = manifests.with_features_keys(manifest, plan.suite)
         try:
             with RunFolderLock(plan.folder.root, plan.settings.command, wait, on_wait=lambda note: say([note])):
                 return _execute_locked(plan, checked, manifest, progress)
@@ -94,9 +94,10 @@ def _execute_locked(plan: Plan, checked: Checked, manifest: dict, progress: bool
     missed = target_notes(list(rows.values()))
     say(missed)
     finished["notes"] = list(dict.fromkeys(manifest["notes"] + missed))
-    if plan.suite.extractor:
+    if plan.suite.extractors:
         finished["metric_protocol"] = {**manifest["metric_protocol"], "reference_cache": {
-            "folder": str(plan.suite.reference_cache_dir()), "computed_now": plan.suite.reference_computed}}
+            "folders": {network: str(plan.suite.reference_cache_dir(network)) for network in plan.suite.extractors},
+            "computed_now": plan.suite.reference_computed}}
     manifests.record(manifest, plan.folder.manifest, "complete", **finished)
     return plan.folder.root
 
@@ -136,8 +137,7 @@ def _is_complete(plan: Plan, row: dict, point: str, sampler: str, image: str) ->
     if any(pd.isna(row.get(name)) for name in plan.suite.image_metric_names):
         return False
     folder, wanted = plan.folder, []
-    if plan.suite.extractor:
-        wanted.append(folder.features(plan.suite.extractor.cache_key, point, sampler, image))
+    wanted += [folder.features(key, point, sampler, image) for key in plan.suite.features_keys.values()]
     if plan.settings.save_images:
         wanted.append(folder.image(point, sampler, image))
     if plan.settings.save_bitstreams and plan.codec.has_bitstreams:

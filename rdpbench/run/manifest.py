@@ -86,13 +86,14 @@ def _dataset(plan: Plan, checked: Checked) -> dict:
     return dataset
 
 
-def with_features_key(manifest: dict, suite) -> dict:
-    """``manifest`` naming the key its FID/KID features are kept under in the run folder
-    (known once the extractor is prepared), so that a merge takes exactly these."""
-    if not suite.extractor:
+def with_features_keys(manifest: dict, suite) -> dict:
+    """``manifest`` naming the key each feature network's features are kept under in the run
+    folder ({network: key}, known once the extractors are prepared), so that a merge takes
+    exactly these. Manifests before DINOv2 named one key, ``features_key``, of Inception's."""
+    if not suite.extractors:
         return manifest
     protocol = manifest["metric_protocol"]
-    patches = {**protocol["patches"], "features_key": suite.extractor.cache_key}
+    patches = {**protocol["patches"], "features_keys": suite.features_keys}
     return {**manifest, "metric_protocol": {**protocol, "patches": patches}}
 
 

@@ -43,11 +43,11 @@ def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
     protocol = first["metric_protocol"]
     suite = MetricSuite(protocol["per_image"] + protocol["per_point"], "cpu",
                         (protocol.get("patches") or {}).get("patch_protocol", "hific"))
-    key = _features_key(shards) if suite.extractor else None
-    manifest = _merged_manifest(shards, whole, suite, key)  # checks the pixels before anything is written
+    keys = _features_keys(shards, list(suite.extractors))
+    manifest = _merged_manifest(shards, whole, suite, keys)  # checks the pixels before anything is written
     with RunFolderLock(target.root, ["rdpbench", "merge", *map(str, folders)], wait=False):
         write_csv(images, target.images_csv)
-        scores = _point_scores(shards, target, key, images, whole["images"], suite) if key else {}
+        scores = _point_scores(shards, target, keys, images, whole["images"], suite) if keys else {}
         write_points(target, images, scores, manifest, first["codec"]["name"])
         write_json(manifest, target.manifest)
     return target.root
@@ -85,22 +85,31 @@ def _comparable(value, key: str):
     return value
 
 
-def _features_key(shards: list[tuple[RunFolder, dict]]) -> str:
-    """The feature extractor key all shards' FID/KID features were computed under: the one
-    each manifest names (or, for manifests that name none, the only one its folder holds)."""
+def _features_keys(shards: list[tuple[RunFolder, dict]], networks: list[str]) -> dict[str, str]:
+    """{feature network: extractor key} all shards' distribution-metric features were computed
+    under, for each of ``networks``: the keys each manifest names (``features_keys``; a manifest
+    from before DINOv2 names Inception's alone as ``features_key``, and an older one none: then
+    the only key its folder holds is Inception's)."""
+    if not networks:
+        return {}
     keys = {}
     for folder, manifest in shards:
-        key = ((manifest.get("metric_protocol") or {}).get("patches") or {}).get("features_key")
+        patches = (manifest.get("metric_protocol") or {}).get("patches") or {}
+        named = patches.get("features_keys") or (
+            {"inception": patches["features_key"]} if "features_key" in patches else None)
         held = folder.feature_keys()
-        if key is None and len(held) != 1:
+        if named is None and len(held) != 1:
             raise RdpbenchError(f"{folder} holds features of {len(held)} extractors ({', '.join(held) or 'none'}) "
                                 "and its run.json names none; rerun the shard to record it")
-        keys[folder] = key or held[0]
-    if len(set(keys.values())) > 1:
-        listing = "; ".join(f"{folder}: {key}" for folder, key in keys.items())
-        raise RdpbenchError(f"the shards computed their FID/KID features differently ({listing}); rerun them "
-                            "with the same --patches, weights and kind of device")
-    return next(iter(keys.values()))
+        keys[folder] = named or {"inception": held[0]}
+        if set(keys[folder]) != set(networks):
+            raise RdpbenchError(f"{folder}'s run.json names features of {', '.join(keys[folder]) or 'no network'} "
+                                f"where its metrics need {', '.join(networks)}; rerun the shard")
+    if len({tuple(sorted(named.items())) for named in keys.values()}) > 1:
+        listing = "; ".join(f"{folder}: {', '.join(named.values())}" for folder, named in keys.items())
+        raise RdpbenchError(f"the shards computed their distribution-metric features differently ({listing}); "
+                            "rerun them with the same --patches, weights and kind of device")
+    return {network: next(iter(keys.values()))[network] for network in networks}
 
 
 def _merged_rows(shards: list[tuple[RunFolder, dict]], order: list[str]) -> pd.DataFrame:
@@ -118,20 +127,24 @@ def _merged_rows(shards: list[tuple[RunFolder, dict]], order: list[str]) -> pd.D
     return in_run_order(rows, points, order, samplers)
 
 
-def _point_scores(shards, out: RunFolder, key: str, images: pd.DataFrame, order: list[str],
+def _point_scores(shards, out: RunFolder, keys: dict[str, str], images: pd.DataFrame, order: list[str],
                   suite: MetricSuite) -> dict:
-    """FID/KID of every rate point from the shards' features, which are copied into ``out``."""
+    """The distribution metrics of every rate point from the shards' features (under ``keys``,
+    {network: extractor key}), which are copied into ``out``."""
     for folder, _ in shards:
-        shutil.copytree(folder.features_root(key), out.features_root(key), dirs_exist_ok=True)
-    reference = [out.reference_features(key, image) for image in order]
-    complete, incomplete = complete_points(out, key, images, order)
-    if incomplete or not all(path.is_file() for path in reference):
+        for key in keys.values():
+            shutil.copytree(folder.features_root(key), out.features_root(key), dirs_exist_ok=True)
+    references = {network: [out.reference_features(key, image) for image in order] for network, key in keys.items()}
+    complete, incomplete = complete_points(out, keys, images, order)
+    if incomplete or not all(path.is_file() for paths in references.values() for path in paths):
         point = incomplete[0] if incomplete else ("", "reference", "")
         raise RdpbenchError(f"the shards lack features of rate point {point[1]} ({point[2]}); rerun them")
-    return score_points(suite, out, key, complete, order, FeatureSet(reference))
+    return score_points(suite, out, keys, complete, order,
+                        {network: FeatureSet(paths) for network, paths in references.items()})
 
 
-def _merged_manifest(shards: list[tuple[RunFolder, dict]], whole: dict, suite: MetricSuite, key: str | None) -> dict:
+def _merged_manifest(shards: list[tuple[RunFolder, dict]], whole: dict, suite: MetricSuite,
+                     keys: dict[str, str]) -> dict:
     """The first shard's manifest with the whole set's identity, the metric protocol of all
     shards' patches together, every shard's notes, and where it came from."""
     manifest = dict(shards[0][1])
@@ -148,9 +161,9 @@ def _merged_manifest(shards: list[tuple[RunFolder, dict]], whole: dict, suite: M
                            "name": whole["name"], "n_images": whole["n_images"],
                            "content_sha256": whole["content_sha256"], "pixel_sha256": pixels,
                            "conversions": conversions}
-    if suite.extractor:
+    if suite.extractors:
         protocol = suite.describe(sum(shard["metric_protocol"]["patches"]["n_patches"] for _, shard in shards))
-        protocol["patches"]["features_key"] = key  # the shards' extractor, wherever the merge runs
+        protocol["patches"]["features_keys"] = keys  # the shards' extractors, wherever the merge runs
         manifest["metric_protocol"] = protocol
     manifest["notes"] = list(dict.fromkeys(note for _, shard in shards for note in shard.get("notes", [])))
     manifest["merged_from"] = [str(folder) for folder, _ in shards]

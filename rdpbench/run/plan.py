@@ -75,9 +75,9 @@ def make_plan(settings: RunSettings) -> Plan:
     suite = MetricSuite(parse_metric_names(settings.metrics), device, settings.patch_protocol or "hific")
     if settings.save_bitstreams and not codec.has_bitstreams:
         notes.append(f"--save-bitstreams: {codec.name} has no bitstreams to save")
-    if settings.patch_protocol and not suite.extractor:
-        notes.append(f"--patches {settings.patch_protocol} applies to fid and kid only, and neither "
-                     "is among the metrics: it has no effect")
+    if settings.patch_protocol and not suite.extractors:
+        notes.append(f"--patches {settings.patch_protocol} applies to the distribution metrics only (fid, "
+                     "kid, fd_dinov2, ...), and none is among the metrics: it has no effect")
     full_dataset = get_dataset(settings.dataset).limited(settings.limit)
     dataset = full_dataset.sharded(*settings.shard) if settings.shard else full_dataset
     notes += dataset.notes

@@ -40,7 +40,7 @@ def preflight(plan: Plan) -> Checked:
     notes = plan.codec.check_images(summary.sizes)
     # sizes are checked on the whole set (a shard may hold a single patch, the set not)
     n_patches = plan.suite.check_sizes(full_summary.sizes)
-    if plan.dataset.shard and plan.suite.extractor:
+    if plan.dataset.shard and plan.suite.extractors:
         n_patches = plan.suite.patch_count(summary.sizes)
     check_writable(plan.folder.root)
     weights = [fingerprint(file) for file in weight_files]

@@ -1,6 +1,6 @@
 """The score stage: one images.csv row per reconstruction, and the distribution metrics (FID,
-KID) of each rate point from the patch features saved per image (shared with the merge of
-shards)."""
+KID, FD-DINOv2) of each rate point from the patch features saved per image and per feature
+network (shared with the merge of shards)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
     """The images.csv row of one reconstruction. Its features and PNG are saved first, so a
     row on disk implies its files are there too."""
     suite, folder = plan.suite, plan.folder
-    if suite.extractor:
-        path = folder.features(suite.extractor.cache_key, point, decoded.sampler, decoded.image)
-        save_array(suite.features(decoded.reconstruction), path)
+    for extractor in suite.extractors.values():
+        path = folder.features(extractor.cache_key, point, decoded.sampler, decoded.image)
+        save_array(extractor(decoded.reconstruction), path)
     if plan.settings.save_images:
         png = encode_png(decoded.reconstruction)
         atomic_write(folder.image(point, decoded.sampler, decoded.image), lambda handle: handle.write(png),
@@ -48,51 +48,59 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
     }
 
 
-def complete_points(folder: RunFolder, key: str, images: pd.DataFrame, names: list[str]) -> tuple[list, list]:
-    """(rate points whose every image in ``names`` has a row and saved features under
-    extractor ``key``, the rate points that lack some), each as (codec, quality, sampler)."""
+def complete_points(folder: RunFolder, keys: dict[str, str], images: pd.DataFrame,
+                    names: list[str]) -> tuple[list, list]:
+    """(rate points whose every image in ``names`` has a row and saved features under every
+    extractor key of ``keys``, the rate points that lack some), each as (codec, quality, sampler)."""
     complete, incomplete = [], []
     for point_key, group in images.groupby(POINT_KEY, sort=False):
         _, point, sampler = point_key
-        paths = [folder.features(key, point, sampler, name) for name in names]
+        paths = [folder.features(key, point, sampler, name) for key in keys.values() for name in names]
         whole = set(group.image) == set(names) and all(path.is_file() for path in paths)
         (complete if whole else incomplete).append(tuple(point_key))
     return complete, incomplete
 
 
-def score_points(suite: MetricSuite, folder: RunFolder, key: str, points: list[tuple], names: list[str],
-                 reference: FeatureSet) -> dict:
+def score_points(suite: MetricSuite, folder: RunFolder, keys: dict[str, str], points: list[tuple],
+                 names: list[str], references: dict[str, FeatureSet]) -> dict:
     """{(codec, quality, sampler): {metric: value}} of the distribution metrics; each point's
-    features are read image by image in the order of ``names``, paired with ``reference``."""
+    features (under ``keys``, {network: extractor key}) are read image by image in the order of
+    ``names``, paired with the network's ``references``."""
     scores = {}
     for codec, point, sampler in points:
-        reconstruction = FeatureSet([folder.features(key, point, sampler, name) for name in names])
-        scores[(codec, point, sampler)] = suite.score_point(reference, reconstruction)
+        sets = {network: (references[network],
+                          FeatureSet([folder.features(key, point, sampler, name) for name in names]))
+                for network, key in keys.items()}
+        scores[(codec, point, sampler)] = suite.score_point(sets)
     return scores
 
 
-def reference_features(plan: Plan, pixel_hashes: dict[str, str]) -> FeatureSet:
-    """The originals' features, in set order, as files in the run folder (so that shards merge
-    on any machine): those missing there are taken from the shared cache or computed."""
-    suite, paths = plan.suite, []
-    for item in plan.dataset.images:
-        kept = plan.folder.reference_features(suite.extractor.cache_key, item.name)
-        if not kept.is_file():
-            save_array(suite.reference_features(item.load_rgb, pixel_hashes[item.name]), kept)
-        paths.append(kept)
-    return FeatureSet(paths)
+def reference_features(plan: Plan, pixel_hashes: dict[str, str]) -> dict[str, FeatureSet]:
+    """{feature network: the originals' features, in set order}, as files in the run folder (so
+    that shards merge on any machine): those missing there are taken from the shared cache or
+    computed."""
+    suite, sets = plan.suite, {}
+    for network, key in suite.features_keys.items():
+        paths = []
+        for item in plan.dataset.images:
+            kept = plan.folder.reference_features(key, item.name)
+            if not kept.is_file():
+                save_array(suite.reference_features(network, item.load_rgb, pixel_hashes[item.name]), kept)
+            paths.append(kept)
+        sets[network] = FeatureSet(paths)
+    return sets
 
 
 def run_point_scores(plan: Plan, pixel_hashes: dict[str, str], images: pd.DataFrame) -> dict:
     """The distribution metrics of every complete rate point of a run; none for a shard (its
     FID and KID come when the shards are merged), whose reference features are kept all the same."""
-    if not plan.suite.extractor:
+    if not plan.suite.extractors:
         return {}
-    key = plan.suite.extractor.cache_key
-    complete, _ = complete_points(plan.folder, key, images, plan.image_names)
+    keys = plan.suite.features_keys
+    complete, _ = complete_points(plan.folder, keys, images, plan.image_names)
     if not complete:
         return {}
-    reference = reference_features(plan, pixel_hashes)
+    references = reference_features(plan, pixel_hashes)
     if plan.dataset.shard:
         return {}
-    return score_points(plan.suite, plan.folder, key, complete, plan.image_names, reference)
+    return score_points(plan.suite, plan.folder, keys, complete, plan.image_names, references)
