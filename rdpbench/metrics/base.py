@@ -6,6 +6,7 @@ plots, reports and BD-rate read the direction from here and nowhere else.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -35,6 +36,9 @@ class Metric(ABC):
     weight_names: ClassVar[list[str]] = []
     #: Smallest (height, width) the metric can score.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
+    #: Peak working memory per pixel of the image scored (bytes, on the metric's device),
+    #: beyond the uint8 images themselves: measured on the CPU, rounded up (see ``memory_need``).
+    bytes_per_pixel: ClassVar[float] = 0.0
 
     def __init__(self, device: str = "cpu"):
         self.device = torch.device(device)
@@ -52,6 +56,11 @@ class Metric(ABC):
         """Exactly which version of the metric this is (implementation, network, options),
         for the run manifest and the report: numbers of two variants are not comparable."""
         return {"description": self.description}
+
+    def memory_need(self, height: int, width: int) -> int:
+        """Peak working memory (bytes, on the metric's device) of scoring one image of this
+        size, beyond the uint8 images themselves; the run's preflight adds it up."""
+        return math.ceil(self.bytes_per_pixel * height * width)
 
     def check_size(self, image_name: str, height: int, width: int) -> None:
         """Raise ImageError naming the image when it is too small for this metric."""

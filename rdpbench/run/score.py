@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..atomic import atomic_write
 from ..cache import load_array, save_array
-from ..images import encode_png
+from ..images import save_png
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
 from ..schema import POINT_KEY
@@ -26,9 +25,7 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
         path = folder.features(suite.extractor.cache_key, point, decoded.sampler, decoded.image)
         save_array(suite.features(decoded.reconstruction), path)
     if plan.settings.save_images:
-        png = encode_png(decoded.reconstruction)
-        atomic_write(folder.image(point, decoded.sampler, decoded.image), lambda handle: handle.write(png),
-                     binary=True)
+        save_png(decoded.reconstruction, folder.image(point, decoded.sampler, decoded.image))
     height, width = original.shape[1:]
     return {
         "codec": plan.codec.name,
