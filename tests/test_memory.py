@@ -112,3 +112,15 @@ def test_musiqs_need_grows_with_the_square_of_its_tokens():
         tokens = 1 + 49 + 144 + math.ceil(height / 32) * math.ceil(width / 32)
         assert musiq.memory_need(height, width) == 200 * height * width + 48 * tokens**2
     assert musiq.memory_need(6000, 6000) > 60e9
+
+
+def test_the_preflight_decodes_each_image_once_after_checking_memory(image_folder, tmp_path, monkeypatch):
+    from rdpbench import datasets
+    from rdpbench.run import make_plan
+
+    events = []
+    monkeypatch.setattr(preflight, "check_memory", lambda plan, sizes: events.append(("memory", sorted(sizes))) or [])
+    real_load = datasets.load_image
+    monkeypatch.setattr(datasets, "load_image", lambda path: events.append(("decode", path.stem)) or real_load(path))
+    preflight.preflight(make_plan(_settings(image_folder, tmp_path / "out")))
+    assert events == [("memory", ["img0", "img1", "img2"]), ("decode", "img0"), ("decode", "img1"), ("decode", "img2")]
