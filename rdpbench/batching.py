@@ -29,15 +29,20 @@ def batch_size_for_memory(bytes_per_image: float, free_bytes: float, cap: int = 
 
 
 class DecodeBatching:
-    """The decode batch size of a run: ``requested`` (None: automatic) on ``device``."""
+    """The decode batch size of a run: ``requested`` (None: automatic) on ``device``; a codec
+    that decodes one image at a time (not ``batched``) is given one at a time."""
 
-    def __init__(self, requested: int | None, device: str):
+    def __init__(self, requested: int | None, device: str, batched: bool = True):
         if requested is not None and requested < 1:
             raise ValueError(f"batch size must be at least 1, not {requested}")
         self.requested = requested
-        self.cuda = torch.device(device).type == "cuda"
+        self.cuda = torch.device(device).type == "cuda" and batched
         self.device = device
         self._size = requested or (None if self.cuda else 1)
+
+    def most(self) -> int:
+        """The most images a batch may hold (what a memory estimate must allow for)."""
+        return self.requested or (MAX_AUTO_BATCH if self.cuda else 1)
 
     def size(self) -> int:
         """The batch size to schedule now (1 while the automatic size is being measured)."""

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from rdpbench.batching import HEADROOM, DecodeBatching, batch_size_for_memory
+from rdpbench.batching import HEADROOM, MAX_AUTO_BATCH, DecodeBatching, batch_size_for_memory
 from rdpbench.errors import RdpbenchError, RunFailedError
 from rdpbench.run import RunSettings, evaluate, execute, make_plan
 
@@ -22,6 +22,16 @@ def test_cpu_decodes_one_at_a_time_unless_asked():
     assert DecodeBatching(None, "cpu").size() == 1
     assert DecodeBatching(6, "cpu").size() == 6
     assert DecodeBatching(None, "cpu").describe() == "auto (1)"
+
+
+def test_on_cuda_a_codec_that_decodes_one_image_at_a_time_is_given_one_at_a_time():
+    """A batch holds its originals and reconstructions in memory: no point holding 16 large
+    images for a codec that decodes them one by one anyway."""
+    assert DecodeBatching(None, "cuda", batched=False).size() == 1
+    assert DecodeBatching(None, "cuda", batched=False).most() == 1
+    assert DecodeBatching(None, "cuda").most() == MAX_AUTO_BATCH
+    assert DecodeBatching(3, "cuda").most() == 3
+    assert DecodeBatching(None, "cpu").most() == 1
 
 
 def test_a_batch_size_below_one_is_refused_before_any_work(image_folder, tmp_path):

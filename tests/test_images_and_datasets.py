@@ -1,5 +1,6 @@
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -189,11 +190,65 @@ def test_pixel_hash_is_sha256_of_hwc_bytes():
     assert pixel_sha256(image) == hashlib.sha256(pixels.tobytes()).hexdigest()
 
 
-def test_an_image_over_pillows_safety_limit_is_named(tmp_path, monkeypatch):
+@pytest.mark.parametrize("limit", [1000, 100])  # 1600 pixels: past the warning; past twice the limit (the error)
+def test_an_image_over_pillows_size_limits_is_read_without_warning_or_error(tmp_path, monkeypatch, limit):
     from PIL import Image as PILImage
 
-    path = tmp_path / "huge.png"
-    PILImage.new("RGB", (40, 40)).save(path)
-    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 1600 pixels > twice the limit
-    with pytest.raises(ImageError, match="huge.png: too large to decode safely"):
-        load_image(path)
+    pixels = np.random.default_rng(2).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    PILImage.fromarray(pixels).save(tmp_path / "large.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", limit)  # makes a small image count as "large"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image, _ = load_image(tmp_path / "large.png")
+        summary = inspect(get_dataset(str(tmp_path)))
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), pixels)
+    assert summary.sizes == {"large": (40, 40)}
+    assert PILImage.MAX_IMAGE_PIXELS == limit  # Pillow's own setting is left as it was
+
+
+def test_an_image_whose_pixels_cannot_fit_in_memory_is_named_before_decoding(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    from rdpbench import images
+    from rdpbench.memory import AvailableMemory
+
+    Image.new("RGB", (50, 40)).save(tmp_path / "big.png")
+    monkeypatch.setattr(images, "available_memory", lambda: AvailableMemory(1000, "a test reading"))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("pixels decoded"))
+    with pytest.raises(ImageError, match=r"big.png: 50x40 pixels need about 16.0 kB to decode, more than the "
+                                         r"1.0 kB available \(a test reading\)"):
+        load_image(tmp_path / "big.png")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P", "RGBA", "I;16"])
+def test_images_convert_alike_in_blocks_of_rows(tmp_path, monkeypatch, mode):
+    """9 rows of 7 pixels in blocks of 2 rows (the last one short): the same pixels as
+    Pillow's own whole-image conversion."""
+    from rdpbench import images
+
+    rng = np.random.default_rng(3)
+    if mode == "I;16":
+        source = Image.fromarray(rng.integers(0, 65536, (9, 7), dtype=np.uint16))
+        expected = np.repeat((np.asarray(source) >> 8).astype(np.uint8)[..., None], 3, axis=2)
+    else:
+        source = Image.fromarray(rng.integers(0, 256, (9, 7, 3), dtype=np.uint8)).convert(mode)
+        expected = np.asarray(source.convert("RGB"))
+    source.save(tmp_path / "a.png")
+    monkeypatch.setattr(images, "BLOCK_PIXELS", 14)
+    assert [rows.stop for rows in images.row_blocks(9, 7)] == [2, 4, 6, 8, 9]
+    image, _ = load_image(tmp_path / "a.png")
+    assert np.array_equal(image.permute(1, 2, 0).numpy(), expected)
+    assert np.array_equal(np.asarray(images.to_pil(image)), expected)
+
+
+def test_pixel_hash_in_blocks_is_the_hash_of_the_whole_image(monkeypatch):
+    import hashlib
+
+    import torch
+
+    from rdpbench import images
+
+    pixels = np.random.default_rng(4).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    monkeypatch.setattr(images, "BLOCK_PIXELS", 14)
+    image = torch.from_numpy(pixels).permute(2, 0, 1)
+    assert pixel_sha256(image) == hashlib.sha256(pixels.tobytes()).hexdigest()

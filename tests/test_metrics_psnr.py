@@ -35,3 +35,19 @@ def test_metric_list_accepts_all_and_rejects_unknown_names_listing_valid_ones():
     assert parse_metric_names(" psnr , psnr") == ["psnr"]
     with pytest.raises(UnknownNameError, match="valid metrics: .*psnr"):
         parse_metric_names("psnr,fidd")
+
+
+@pytest.mark.parametrize("block_pixels", [1 << 18, 50])  # one block; blocks of 2 rows, the last one short
+def test_psnr_in_blocks_of_rows_equals_the_direct_float64_formula(monkeypatch, block_pixels):
+    from conftest import photo_tensor
+
+    from rdpbench import images
+
+    monkeypatch.setattr(images, "BLOCK_PIXELS", block_pixels)
+    for seed in range(3):
+        reference = photo_tensor(37, 25, seed)
+        noise = torch.randint(-40, 41, reference.shape, generator=torch.Generator().manual_seed(seed))
+        reconstruction = (reference.int() + noise).clamp(0, 255).to(torch.uint8)
+        mse = (reference.double() - reconstruction.double()).square().mean().item()
+        direct = 10 * math.log10(255**2 / mse)
+        assert get_metric("psnr").score(reference, reconstruction) == pytest.approx(direct, rel=1e-12, abs=0)

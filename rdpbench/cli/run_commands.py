@@ -88,6 +88,11 @@ def run(
         typer.Option(help="Run only shard I/N of the images (1-based), e.g. a job array's task; join the "
                      "shards with `rdpbench merge`."),
     ] = None,
+    ignore_memory_check: Annotated[
+        bool,
+        typer.Option(help="Go on when the preflight estimates that an image needs more memory than is "
+                     "available (the estimate errs on the high side)."),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     wait: Annotated[
         bool,
@@ -102,6 +107,7 @@ def run(
         codec=codec, points=quality or [], samplers=sampler or [], dataset=dataset, metrics=metrics, out=out,
         name=name, device=device, seed=seed, limit=limit, patch_protocol=patches, save_images=save_images,
         save_bitstreams=save_bitstreams, shard=runs.parse_shard(shard) if shard else None, batch_size=batch_size,
+        check_memory=not ignore_memory_check,
         codec_options=codec_options(checkpoint, eta, precision, compile, trust_checkpoint),
         target_bpp=target_bpp or [], complexity=complexity, command=["rdpbench", *sys.argv[1:]],
     )

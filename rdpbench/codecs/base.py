@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -71,9 +72,23 @@ class CodecBase:
     #: Smallest and largest image (height, width) the codec takes.
     min_size: ClassVar[tuple[int, int]] = (1, 1)
     max_size: ClassVar[tuple[int, int]] = (65_500, 65_500)
+    #: Peak working memory per pixel of encoding and decoding one image (bytes, on
+    #: ``memory_device``), beyond the uint8 images themselves: measured, rounded up. 0 (a
+    #: codec that declares nothing) leaves the codec out of the run's memory estimate.
+    bytes_per_pixel: ClassVar[float] = 0.0
 
     def __init__(self, device: str = "cpu"):
         self.device = torch.device(device)
+
+    @property
+    def memory_device(self) -> torch.device:
+        """Where encoding and decoding take their working memory."""
+        return self.device
+
+    def memory_need(self, height: int, width: int) -> int:
+        """Peak working memory (bytes, on ``memory_device``) of coding one image of this size,
+        beyond the uint8 images themselves; the run's preflight adds it up."""
+        return math.ceil(self.bytes_per_pixel * height * width)
 
     def check_point(self, point: str) -> str:
         """Return ``point`` in canonical form, or raise listing the valid rate points."""

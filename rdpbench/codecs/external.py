@@ -165,6 +165,8 @@ class ExternalCodec(Codec):
 
     name = "ext"
     argument = "PATH.toml"
+    #: In rdpbench's process: the PNG or YUV file handed over; the programs' own memory is theirs.
+    bytes_per_pixel = 10
     points: list[str] = []
     default_points: list[str] = []
 

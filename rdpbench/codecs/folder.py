@@ -32,6 +32,8 @@ class FolderOfReconstructions(CodecBase):
     points = [DEFAULT_SAMPLER]
     default_points = [DEFAULT_SAMPLER]
     has_bitstreams = False
+    #: Reading a reconstruction: Pillow's 4-byte pixels and a block of rows.
+    bytes_per_pixel = 5
 
     def __init__(self, path: str, device: str = "cpu"):
         super().__init__(device)
@@ -47,6 +49,10 @@ class FolderOfReconstructions(CodecBase):
                 raise ImageError(f"{path} and {self._files[path.stem]} both claim to reconstruct {path.stem!r}")
             self._files[path.stem] = path
         self._rates_csv = self._read_rates_csv()
+
+    @property
+    def memory_device(self) -> torch.device:
+        return torch.device("cpu")
 
     def check_point(self, point: str) -> str:
         # The one rate point takes whatever label the user gives it (e.g. "2" for MSH q2).

@@ -23,6 +23,10 @@ class PillowCodec(Codec):
 
     pillow_format: ClassVar[str]
 
+    @property
+    def memory_device(self) -> torch.device:
+        return torch.device("cpu")  # Pillow codes on the CPU whatever the run's device
+
     def save_options(self, point: str) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -60,6 +64,7 @@ class JpegCodec(_QualityCodec):
 
     name = "jpeg"
     pillow_format = "JPEG"
+    bytes_per_pixel = 10  # measured 7 at 2048x1365, encode and decode
     points = [str(q) for q in range(1, 101)]
     default_points = ["5", "10", "20", "30", "50", "75"]
 
@@ -70,6 +75,7 @@ class WebpCodec(_QualityCodec):
 
     name = "webp"
     pillow_format = "WEBP"
+    bytes_per_pixel = 24  # measured 19 at 2048x1365, encode and decode
     points = [str(q) for q in range(0, 101)]
     default_points = ["5", "10", "20", "30", "50", "75"]
     max_size = (16_383, 16_383)
@@ -81,6 +87,7 @@ class AvifCodec(_QualityCodec):
 
     name = "avif"
     pillow_format = "AVIF"
+    bytes_per_pixel = 40  # measured 32 at 2048x1365, encode and decode
     points = [str(q) for q in range(0, 101)]
     default_points = ["20", "30", "40", "50", "60", "70"]
 
@@ -95,6 +102,7 @@ class Jpeg2000Codec(PillowCodec):
 
     name = "jpeg2000"
     pillow_format = "JPEG2000"
+    bytes_per_pixel = 60  # measured 47 at 2048x1365, encode and decode
     points = [str(r) for r in range(2, 1001)]
     default_points = ["200", "100", "64", "48", "32", "24"]
 

@@ -26,13 +26,14 @@ from .dataset import (
     DatasetSummary,
     content_sha256,
     folder_dataset,
+    image_sizes,
     inspect,
 )
 from .download import DownloadError, fetch_file
 from .install import cache_dir, installed_dataset, read_manifest
 
 __all__ = ["DATASETS", "Dataset", "DatasetImage", "DatasetSummary", "cache_dir", "content_sha256", "folder_dataset",
-           "get_dataset", "inspect", "kodak_table", "published_content_sha256"]
+           "get_dataset", "image_sizes", "inspect", "kodak_table", "published_content_sha256"]
 
 DATASETS: Registry = Registry("dataset")
 KODAK_URL = "https://r0k.us/graphics/kodak/kodak/{file}"

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError, RdpbenchError
-from ..images import IMAGE_SUFFIXES, load_image, pixel_sha256
+from ..images import IMAGE_SUFFIXES, image_size, load_image, pixel_sha256
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,28 @@ def content_sha256(pixel_hashes: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def image_sizes(dataset: Dataset) -> dict[str, tuple[int, int]]:
+    """(height, width) of every image from its file's header, no pixel decoded: what a run
+    checks (sizes, memory) before it decodes anything. Raises ImageError naming every file
+    whose header cannot be read."""
+    sizes, problems = {}, list(dataset.problems)
+    for item in dataset.images:
+        try:
+            sizes[item.name] = image_size(item.path)
+        except ImageError as error:
+            problems.append(str(error))
+    _raise_problems(dataset, problems)
+    return sizes
+
+
+def _raise_problems(dataset: Dataset, problems: list[str]) -> None:
+    if problems:
+        raise ImageError(
+            f"{len(problems)} of the images of {dataset.display_name} cannot be used:\n  "
+            + "\n  ".join(problems)
+        )
+
+
 def inspect(dataset: Dataset) -> DatasetSummary:
     """Decode every image once: check it is readable (and, for a set with known pixel hashes,
     the right pixels), record its size and any conversion, and hash the whole set's pixels.
@@ -145,11 +166,7 @@ def inspect(dataset: Dataset) -> DatasetSummary:
         if note:
             conversions[item.name] = note
         hashes[item.name] = digest
-    if problems:
-        raise ImageError(
-            f"{len(problems)} of the images of {dataset.display_name} cannot be used:\n  "
-            + "\n  ".join(problems)
-        )
+    _raise_problems(dataset, problems)
     return DatasetSummary(sizes, conversions, content_sha256(hashes), hashes, dataset.verified)
 
 
@@ -185,7 +202,7 @@ def folder_dataset(path: Path, name: str | None = None) -> Dataset:
 def _looks_like_image(path: Path) -> bool:
     """Whether Pillow recognises the file's header (for images with unusual suffixes)."""
     try:
-        with Image.open(path):
-            return True
-    except (UnidentifiedImageError, OSError, ValueError):
+        image_size(path)
+        return True
+    except ImageError:
         return False

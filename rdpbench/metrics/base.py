@@ -12,6 +12,7 @@ Names are looked up in this order:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -46,6 +47,9 @@ class Metric(ABC):
     #: What a family of metrics takes after ``NAME:`` (``"NAME(OPTIONS)"``); None for a
     #: single metric. A family's constructor takes it as its first argument.
     argument: ClassVar[str | None] = None
+    #: Peak working memory per pixel of the image scored (bytes, on the metric's device),
+    #: beyond the uint8 images themselves: measured on the CPU, rounded up (see ``memory_need``).
+    bytes_per_pixel: ClassVar[float] = 0.0
 
     def __init__(self, device: str = "cpu"):
         self.device = torch.device(device)
@@ -63,6 +67,11 @@ class Metric(ABC):
         """Exactly which version of the metric this is (implementation, network, options),
         for the run manifest and the report: numbers of two variants are not comparable."""
         return {"description": self.description}
+
+    def memory_need(self, height: int, width: int) -> int:
+        """Peak working memory (bytes, on the metric's device) of scoring one image of this
+        size, beyond the uint8 images themselves; the run's preflight adds it up."""
+        return math.ceil(self.bytes_per_pixel * height * width)
 
     def check_size(self, image_name: str, height: int, width: int) -> None:
         """Raise ImageError naming the image when it is too small for this metric."""

@@ -21,6 +21,7 @@ class LPIPS(ImageMetric):
     description = "learned perceptual similarity, AlexNet v0.1"
     weight_names = ["alexnet-owt-7be5be79.pth", "alex.pth"]
     min_size = (31, 31)  # AlexNet's strided first layers
+    bytes_per_pixel = 300  # 236 measured on the CPU (the slope from 768x512 to 1536x1024)
 
     def variant(self) -> dict:
         from importlib.metadata import version
@@ -40,5 +41,5 @@ class LPIPS(ImageMetric):
 
     @torch.inference_mode()
     def score(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
-        distance = self.model(to_signed(reference).to(self.device), to_signed(reconstruction).to(self.device))
+        distance = self.model(to_signed(reference.to(self.device)), to_signed(reconstruction.to(self.device)))
         return float(distance.item())

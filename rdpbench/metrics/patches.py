@@ -13,6 +13,8 @@ Protocols:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from ..errors import UnknownNameError
@@ -56,10 +58,15 @@ def patch_corners(height: int, width: int, protocol: str = "hific") -> list[tupl
 
 def extract_patches(image: torch.Tensor, protocol: str = "hific") -> torch.Tensor:
     """uint8 (3, H, W) -> uint8 (N, 3, 256, 256) patches (N may be 0 for small images)."""
+    empty = image.new_empty((0, 3, PATCH_SIZE, PATCH_SIZE))
+    return torch.cat([empty, *patch_batches(image, protocol, batch_size=64)])
+
+
+def patch_batches(image: torch.Tensor, protocol: str, batch_size: int) -> Iterator[torch.Tensor]:
+    """The patches of :func:`extract_patches` in order, at most ``batch_size`` at a time, so
+    that a large image's patches (and their network activations) are never all held at once."""
     image = oriented(image, check_protocol(protocol))
     corners = patch_corners(image.shape[1], image.shape[2], protocol)
-    if not corners:
-        return image.new_empty((0, 3, PATCH_SIZE, PATCH_SIZE))
-    return torch.stack(
-        [image[:, top : top + PATCH_SIZE, left : left + PATCH_SIZE] for top, left in corners]
-    )
+    for start in range(0, len(corners), batch_size):
+        yield torch.stack([image[:, top : top + PATCH_SIZE, left : left + PATCH_SIZE]
+                           for top, left in corners[start : start + batch_size]])

@@ -27,6 +27,8 @@ class PytorchMsssimMetric(ImageMetric):
     """A metric of ``pytorch_msssim`` called as CompressAI calls it: float32 0..255 RGB values,
     ``data_range=255``, the package's defaults otherwise."""
 
+    bytes_per_pixel = 300  # 281 measured on the CPU at 2048x1365, for ssim and ms_ssim alike
+
     kind = FULL_REFERENCE
     higher_is_better = True
     function_name: str

@@ -14,14 +14,13 @@ from typing import Callable
 
 import torch
 
-from ..atomic import atomic_write
 from ..batching import DecodeBatching
 from ..bitstream import Bitstream, bits_per_pixel
 from ..codecs import CodecBase, get_codec
 from ..codecs.base import Encoded
 from ..codecs.options import option_notes
 from ..errors import RdpbenchError
-from ..images import encode_png
+from ..images import save_png
 from .schedule import Batch
 from ..schema import target_of
 from .settings import resolve_device
@@ -148,6 +147,5 @@ def decode_saved(bitstream: Path, out: Path, codec: str | None = None, sampler: 
     chosen = decoder.check_sampler(sampler) if sampler else decoder.samplers[0]
     notes = option_notes(type(decoder), options, [chosen], torch.device(device).type)
     reconstruction = decoder.decode(data, sampler=chosen, seed=image_seed(seed, image or Path(bitstream).stem))
-    png = encode_png(reconstruction)
-    atomic_write(out, lambda handle: handle.write(png), binary=True)
+    save_png(reconstruction, out)
     return SavedDecode(name, chosen, notes)

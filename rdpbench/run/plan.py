@@ -55,14 +55,15 @@ def make_plan(settings: RunSettings) -> Plan:
     """Check ``settings`` and settle what the run will do; raise RdpbenchError on a bad input."""
     check_run_name(settings.name)
     device = resolve_device(settings.device)
+    codec_class = codec_class_of(settings.codec)[0]
     try:
-        batching = DecodeBatching(settings.batch_size, device)
+        batching = DecodeBatching(settings.batch_size, device, codec_class.decodes_in_batches())
     except ValueError as error:
         raise RdpbenchError(f"--batch-size: {error}") from None
     given = dict(settings.codec_options)
     if settings.batch_size is not None:
         given["batch_size"] = settings.batch_size
-    check_options(codec_class_of(settings.codec)[0], given)
+    check_options(codec_class, given)
     codec = get_codec(settings.codec, device=device, **settings.codec_options)
     if settings.target_bpp and settings.points:
         raise RdpbenchError("--target-bpp and --quality both choose rate points: give one of them")

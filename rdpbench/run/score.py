@@ -7,9 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..atomic import atomic_write
 from ..cache import save_array
-from ..images import encode_png
+from ..images import save_png
 from ..metrics.feature_set import FeatureSet
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
@@ -26,9 +25,7 @@ def score_row(plan: Plan, point: str, original: torch.Tensor, decoded: Decoded) 
         path = folder.features(extractor.cache_key, point, decoded.sampler, decoded.image)
         save_array(extractor(decoded.reconstruction), path)
     if plan.settings.save_images:
-        png = encode_png(decoded.reconstruction)
-        atomic_write(folder.image(point, decoded.sampler, decoded.image), lambda handle: handle.write(png),
-                     binary=True)
+        save_png(decoded.reconstruction, folder.image(point, decoded.sampler, decoded.image))
     height, width = original.shape[1:]
     targets = {"setting": decoded.setting, "target_status": decoded.target_status} if plan.at_targets else {}
     return {

@@ -34,6 +34,9 @@ class RunSettings:
     shard: tuple[int, int] | None = None
     #: Same-size images decoded at once; None sizes batches to the device (see rdpbench.batching).
     batch_size: int | None = None
+    #: Refuse, before any work, images whose estimated memory need exceeds what is available
+    #: (False: name them in a note and go on).
+    check_memory: bool = True
     #: The codec's own options (``checkpoint``, ``eta``, ...), as it declares them.
     codec_options: dict = field(default_factory=dict)
     #: Target rates in bpp (``--target-bpp``), searched per image instead of ``points``.
