@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from built_weights import use_built_weights_if_missing
+
 SIZE = (2048, 1365)  # width, height: CLIC 2020's most common size
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "rocket.jpg",
           "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "motorcycle_right.png"]
@@ -49,21 +51,6 @@ def make_images(folder: Path, count: int) -> None:
         top = (photo.height - height) * ((0.5 + 0.61 * round_) % 1)
         crop = photo.resize(SIZE, Image.BICUBIC, box=(left, top, left + width, top + height))
         crop.save(folder / f"large{index:02d}.png")
-
-
-def missing_metric_weights() -> list[str]:
-    from rdpbench.metrics import list_metrics
-    from rdpbench.metrics.suite import MetricSuite
-
-    return [file.file_name for file in MetricSuite(list_metrics()).weight_files() if not file.path.is_file()]
-
-
-def build_test_weights(home: Path) -> None:
-    """Seeded random weights where the loaders look, as the test suite builds them."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import build_metric_weights
-
-    build_metric_weights(home)
 
 
 def child(folder: Path, device: str, point: str, out: Path) -> dict:
@@ -162,13 +149,7 @@ def main() -> None:
                "cpu": ["cpu"], "cuda": ["cuda"]}[arguments.device]
     with tempfile.TemporaryDirectory(prefix="rdpbench-large-") as work:
         environment = dict(os.environ)
-        missing = missing_metric_weights()
-        if missing:
-            home = Path(work) / "torch_home"
-            build_test_weights(home)
-            environment["TORCH_HOME"] = str(home)
-            print(f"weights: {', '.join(missing)} missing; every metric runs on seeded random weights built "
-                  f"in a temporary TORCH_HOME (timings hold, scores mean nothing)")
+        use_built_weights_if_missing(Path(work), environment)
         peaks: dict[str, dict[int, float]] = {}
         for count in arguments.images:
             folder = Path(work) / f"images{count}"

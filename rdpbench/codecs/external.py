@@ -26,7 +26,7 @@ import torch
 
 from ..bitstream import Bitstream
 from ..errors import ImageError, RdpbenchError
-from ..images import encode_png, load_image
+from ..images import load_image, save_png
 from .base import Codec, RateKnob
 from .cards import tomllib
 from .commands import CommandError, CommandTemplate, find_program, output_text, run_command
@@ -306,7 +306,7 @@ class ExternalCodec(Codec):
 
     def _write_pixels(self, image: torch.Tensor, path: Path) -> None:
         if self.spec.format == "png":
-            path.write_bytes(encode_png(image))
+            save_png(image, path)
         else:
             path.write_bytes(rgb_to_planes(image, self.spec.colour, self.spec.bit_depth).tobytes())
 
