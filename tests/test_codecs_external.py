@@ -234,6 +234,19 @@ def test_ycbcr_planes_follow_bt709_full_range():
     assert (back.int() - white_red.int()).abs().max() <= 1
 
 
+@pytest.mark.parametrize("colour, bit_depth", [("ycbcr-bt709", 8), ("ycbcr-bt709", 10), ("rgb", 10)])
+def test_planes_converted_in_blocks_of_rows_equal_the_whole_image_at_once(monkeypatch, colour, bit_depth):
+    """Each pixel converts on its own, so blocks of 2 rows (the last one short) change nothing."""
+    from rdpbench import images
+
+    image = photo_tensor(9, 7, seed=5)
+    planes = rgb_to_planes(image, colour, bit_depth)
+    back = planes_to_rgb(planes, colour, bit_depth)
+    monkeypatch.setattr(images, "BLOCK_PIXELS", 14)
+    assert np.array_equal(rgb_to_planes(image, colour, bit_depth), planes)
+    assert torch.equal(planes_to_rgb(planes, colour, bit_depth), back)
+
+
 @pytest.mark.subprocess
 def test_a_yuv_decoder_output_of_the_wrong_length_is_named(tmp_path, photo):
     description = write_description(tmp_path / "codec", encode="copy", decode="truncate", format="yuv444")

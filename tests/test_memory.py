@@ -64,7 +64,7 @@ def test_images_that_will_not_fit_are_named_with_size_and_estimate_before_any_wo
     25 600 for img2 (40x40)."""
     _available(monkeypatch, 30_000)
     decoded = []
-    monkeypatch.setattr("rdpbench.datasets.load_image", lambda path: decoded.append(path))
+    monkeypatch.setattr("rdpbench.datasets.dataset.load_image", lambda path: decoded.append(path))
     with pytest.raises(RdpbenchError) as error:
         evaluate(_settings(image_folder, tmp_path / "out"), progress=False)
     message = str(error.value)
@@ -115,12 +115,12 @@ def test_musiqs_need_grows_with_the_square_of_its_tokens():
 
 
 def test_the_preflight_decodes_each_image_once_after_checking_memory(image_folder, tmp_path, monkeypatch):
-    from rdpbench import datasets
+    from rdpbench.datasets import dataset
     from rdpbench.run import make_plan
 
     events = []
     monkeypatch.setattr(preflight, "check_memory", lambda plan, sizes: events.append(("memory", sorted(sizes))) or [])
-    real_load = datasets.load_image
-    monkeypatch.setattr(datasets, "load_image", lambda path: events.append(("decode", path.stem)) or real_load(path))
+    real_load = dataset.load_image
+    monkeypatch.setattr(dataset, "load_image", lambda path: events.append(("decode", path.stem)) or real_load(path))
     preflight.preflight(make_plan(_settings(image_folder, tmp_path / "out")))
     assert events == [("memory", ["img0", "img1", "img2"]), ("decode", "img0"), ("decode", "img1"), ("decode", "img2")]

@@ -26,7 +26,7 @@ import torch
 
 from ..bitstream import Bitstream
 from ..errors import ImageError, RdpbenchError
-from ..images import load_image, save_png
+from ..images import load_image, row_blocks, save_png
 from .base import Codec, RateKnob
 from .cards import tomllib
 from .commands import CommandError, CommandTemplate, find_program, output_text, run_command
@@ -360,8 +360,17 @@ class CjxlCodec(ShippedExternalCodec):
 
 def rgb_to_planes(image: torch.Tensor, colour: str, bit_depth: int) -> np.ndarray:
     """A uint8 (3, H, W) RGB image as three planes of ``bit_depth``-bit samples (uint8 up to 8
-    bits, little-endian uint16 above): full-range BT.709 Y, Cb, Cr, or R, G, B; rounded."""
-    rgb = image.cpu().numpy().astype(np.float64) / 255.0
+    bits, little-endian uint16 above): full-range BT.709 Y, Cb, Cr, or R, G, B; rounded.
+    Converted a block of rows at a time (no whole-image float64 temporaries)."""
+    _, height, width = image.shape
+    planes = np.empty((3, height, width), dtype=np.uint8 if bit_depth == 8 else np.dtype("<u2"))
+    for rows in row_blocks(height, width):
+        planes[:, rows] = _rgb_to_planes(image[:, rows].cpu().numpy(), colour, bit_depth)
+    return planes
+
+
+def _rgb_to_planes(pixels: np.ndarray, colour: str, bit_depth: int) -> np.ndarray:
+    rgb = pixels.astype(np.float64) / 255.0
     if colour == "ycbcr-bt709":
         kr, kg, kb = BT709
         r, g, b = rgb
@@ -375,6 +384,14 @@ def rgb_to_planes(image: torch.Tensor, colour: str, bit_depth: int) -> np.ndarra
 
 def planes_to_rgb(planes: np.ndarray, colour: str, bit_depth: int) -> torch.Tensor:
     """Inverse of :func:`rgb_to_planes`: a uint8 (3, H, W) RGB image, rounded and clipped."""
+    _, height, width = planes.shape
+    rgb = np.empty((3, height, width), dtype=np.uint8)
+    for rows in row_blocks(height, width):
+        rgb[:, rows] = _planes_to_rgb(planes[:, rows], colour, bit_depth)
+    return torch.from_numpy(rgb)
+
+
+def _planes_to_rgb(planes: np.ndarray, colour: str, bit_depth: int) -> np.ndarray:
     values = planes.astype(np.float64) / (2**bit_depth - 1)
     if colour == "ycbcr-bt709":
         kr, kg, kb = BT709
@@ -382,8 +399,7 @@ def planes_to_rgb(planes: np.ndarray, colour: str, bit_depth: int) -> torch.Tens
         r = y + 2 * (1 - kr) * (cr - 0.5)
         b = y + 2 * (1 - kb) * (cb - 0.5)
         values = np.stack([r, (y - kr * r - kb * b) / kg, b])
-    rgb = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-    return torch.from_numpy(rgb).contiguous()
+    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
 
 
 def _same_number(listed: str, given: str) -> bool:

@@ -56,8 +56,9 @@ class PatchFeatures:
     name: str
     dimensions = 2048
     weight_file_name: str
-    #: Working memory per patch in a network call (bytes): activations of Inception-v3.
-    bytes_per_patch: float
+    #: Working memory per patch in a network call (bytes): the network's activations (0 for an
+    #: extractor that declares none: not counted in a run's memory estimate).
+    bytes_per_patch: float = 0.0
     #: The dtype the extractor's package holds features in when it computes FID statistics.
     statistics_dtype: type = np.float64
 
