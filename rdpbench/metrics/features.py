@@ -97,7 +97,8 @@ class PatchFeatures:
         ``batch_size`` patches at a time (memory stays flat however large the image)."""
         features = [self._features(patches).double().cpu().numpy()
                     for patches in patch_batches(image, self.protocol, self.batch_size)]
-        return np.concatenate([np.zeros((0, self.dimensions)), *features])
+        # the network's own width, which a checkpoint may set (DINOv2 sizes itself from its tensors)
+        return np.concatenate(features) if features else np.zeros((0, self.dimensions))
 
     def describe(self) -> dict:
         return {"extractor": self.name, "network_dtype": self.network_dtype, "features_dtype": "float32",
