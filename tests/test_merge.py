@@ -94,3 +94,19 @@ def test_shard_option_is_checked(five_images, tmp_path):
         result = CliRunner().invoke(app, ["run", "--codec", "jpeg", "--dataset", str(five_images),
                                           "--out", str(tmp_path), "--shard", text])
         assert result.exit_code == 1 and message in result.output
+
+
+def test_a_complexity_run_merged_keeps_the_costs_measured_on_the_sets_first_image(five_images, tmp_path):
+    settings = {"codec": "plugin_codecs:TinyConvCodec", "points": ["1"], "complexity": True}
+    shards = [run(five_images, tmp_path / "out", shard=(i, 2), **settings) for i in (1, 2)]
+    whole = run(five_images, tmp_path / "whole", **settings)
+    merged = merge_shards(list(reversed(shards)), tmp_path / "merged")
+    points = without_times(merged / "points.csv")
+    pd.testing.assert_frame_equal(points, without_times(whole / "points.csv"))
+    assert points.dec_params.notna().all()
+    assert pd.read_csv(merged / "complexity.csv").image.tolist() == ["im0"]
+
+    holder = next(shard for shard in shards if "im0" in pd.read_csv(shard / "images.csv").image.tolist())
+    (holder / "complexity.csv").unlink()
+    with pytest.raises(RdpbenchError, match=r"complexity.csv measured on the set's first image \(im0\)"):
+        merge_shards(shards, tmp_path / "merged-again")

@@ -4,7 +4,8 @@ recomputed from the shards' saved features), the same manifest, less the timings
 
 Shards are merged only when they are the n shards of one image set, evaluated with the same
 codec, rate points, samplers, metrics, seed, weights, package versions and feature extractor,
-and each finished.
+and each finished. A ``--complexity`` run keeps the costs measured on the set's first image,
+as one process does.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
 from ..results import in_run_order, read_images, read_manifest, write_csv, write_json
 from ..schema import KEY_COLUMNS
+from .costs import merged_costs
 from .score import complete_points, score_points
 from .write import write_points
 
 #: What every shard of one run must share, as manifest keys.
-SHARED = ["codec", "points", "samplers", "metrics", "seed", "weights", "metric_protocol", "versions"]
+SHARED = ["codec", "points", "samplers", "metrics", "seed", "weights", "metric_protocol", "versions", "complexity"]
 
 
 def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
@@ -48,6 +50,9 @@ def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
     with RunFolderLock(target.root, ["rdpbench", "merge", *map(str, folders)], wait=False):
         write_csv(images, target.images_csv)
         scores = _point_scores(shards, target, keys, images, whole["images"], suite) if keys else {}
+        if first.get("complexity"):
+            for key, costs in merged_costs([folder for folder, _ in shards], whole["images"][0], target).items():
+                scores[key] = {**scores.get(key, {}), **costs}
         write_points(target, images, scores, manifest, first["codec"]["name"])
         write_json(manifest, target.manifest)
     return target.root
