@@ -25,7 +25,7 @@ from ..diffusion.precision import check_precision, in_precision, prepared
 from ..diffusion.training import read_checkpoint
 from ..errors import RdpbenchError, UnknownNameError
 from ..images import from_float
-from ..weights import sha256_of
+from ..file_hash import sha256_of
 from .cards import cards_dir, load_card
 from .options import CHECKPOINT, COMPILE, ETA, PRECISION, check_eta
 from .msh import MeanScaleHyperprior, padding

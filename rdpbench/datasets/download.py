@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import RdpbenchError
-from ..weights import sha256_of
+from ..file_hash import sha256_of
 
 MIRROR_VARIABLE = "RDPBENCH_DATASET_MIRROR"
 #: Dropped connections resumed within one call before giving up (the .partial file stays).

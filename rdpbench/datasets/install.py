@@ -26,8 +26,8 @@ from filelock import FileLock
 from ..atomic import atomic_write
 from ..cache import cache_root
 from ..errors import ImageError, RdpbenchError
+from ..file_hash import sha256_of
 from ..images import load_image, pixel_sha256
-from ..weights import sha256_of
 from .archives import extract_images
 from .catalog import Archive, CatalogEntry
 from .dataset import Dataset, DatasetImage, folder_dataset, inspect

@@ -36,12 +36,12 @@ import numpy as np
 import torch
 
 from ..errors import RdpbenchError
+from ..file_hash import sha256_of
 from ..weights import (
     WeightFile,
     get_weight_file,
     load_checkpoint,
     require,
-    sha256_of,
     weights_only_loads,
 )
 from .patches import PATCH_PROTOCOLS, check_protocol, patch_batches
