@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
 from ..bitstream import Bitstream
 from ..errors import ImageError, RdpbenchError
-from ..images import load_image, row_blocks, save_png
+from ..images import load_image, save_png
 from .base import Codec, RateKnob
 from .cards import tomllib
 from .commands import CommandError, CommandTemplate, find_program, output_text, run_command
+from .raw_pixels import read_planes, write_planes
 from .registry import CODECS, register_codec
 
 SHIPPED_FOLDER = Path(__file__).resolve().parents[1] / "data" / "external_codecs"
@@ -43,7 +43,6 @@ COLOURS = ("ycbcr-bt709", "rgb")
 #: How the rate follows the quality value, for runs at target rates: more bits as it grows
 #: (a quality) or fewer (a QP, a distance).
 RATE_ORDERS = ("increasing", "decreasing")
-BT709 = (0.2126, 0.7152, 0.0722)
 VERSION_TIMEOUT_S = 60.0
 
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
@@ -308,7 +307,7 @@ class ExternalCodec(Codec):
         if self.spec.format == "png":
             save_png(image, path)
         else:
-            path.write_bytes(rgb_to_planes(image, self.spec.colour, self.spec.bit_depth).tobytes())
+            write_planes(image, path, self.spec.colour, self.spec.bit_depth)
 
     def _read_pixels(self, path: Path, height: int, width: int) -> torch.Tensor:
         if self.spec.format == "png":
@@ -317,15 +316,7 @@ class ExternalCodec(Codec):
             if found != (height, width):
                 raise ImageError(f"it is {found[0]}x{found[1]} pixels, the original {height}x{width}")
             return image
-        sample_bytes = 1 if self.spec.bit_depth == 8 else 2
-        expected = 3 * height * width * sample_bytes
-        size = path.stat().st_size
-        if size != expected:
-            raise ImageError(f"it holds {size} bytes; a {height}x{width} 4:4:4 image of {self.spec.bit_depth}-bit "
-                             f"samples is {expected} bytes")
-        dtype = np.uint8 if sample_bytes == 1 else np.dtype("<u2")
-        planes = np.fromfile(path, dtype=dtype).reshape(3, height, width)
-        return planes_to_rgb(planes, self.spec.colour, self.spec.bit_depth)
+        return read_planes(path, height, width, self.spec.colour, self.spec.bit_depth)
 
 
 class ShippedExternalCodec(ExternalCodec):
@@ -356,50 +347,6 @@ class CjxlCodec(ShippedExternalCodec):
     """JPEG XL through libjxl's cjxl and djxl programs, Butteraugli distance as the rate point."""
 
     name = "cjxl"
-
-
-def rgb_to_planes(image: torch.Tensor, colour: str, bit_depth: int) -> np.ndarray:
-    """A uint8 (3, H, W) RGB image as three planes of ``bit_depth``-bit samples (uint8 up to 8
-    bits, little-endian uint16 above): full-range BT.709 Y, Cb, Cr, or R, G, B; rounded.
-    Converted a block of rows at a time (no whole-image float64 temporaries)."""
-    _, height, width = image.shape
-    planes = np.empty((3, height, width), dtype=np.uint8 if bit_depth == 8 else np.dtype("<u2"))
-    for rows in row_blocks(height, width):
-        planes[:, rows] = _rgb_to_planes(image[:, rows].cpu().numpy(), colour, bit_depth)
-    return planes
-
-
-def _rgb_to_planes(pixels: np.ndarray, colour: str, bit_depth: int) -> np.ndarray:
-    rgb = pixels.astype(np.float64) / 255.0
-    if colour == "ycbcr-bt709":
-        kr, kg, kb = BT709
-        r, g, b = rgb
-        y = kr * r + kg * g + kb * b
-        planes = np.stack([y, (b - y) / (2 * (1 - kb)) + 0.5, (r - y) / (2 * (1 - kr)) + 0.5])
-    else:
-        planes = rgb
-    top = 2**bit_depth - 1
-    return np.clip(np.rint(planes * top), 0, top).astype(np.uint8 if bit_depth == 8 else np.dtype("<u2"))
-
-
-def planes_to_rgb(planes: np.ndarray, colour: str, bit_depth: int) -> torch.Tensor:
-    """Inverse of :func:`rgb_to_planes`: a uint8 (3, H, W) RGB image, rounded and clipped."""
-    _, height, width = planes.shape
-    rgb = np.empty((3, height, width), dtype=np.uint8)
-    for rows in row_blocks(height, width):
-        rgb[:, rows] = _planes_to_rgb(planes[:, rows], colour, bit_depth)
-    return torch.from_numpy(rgb)
-
-
-def _planes_to_rgb(planes: np.ndarray, colour: str, bit_depth: int) -> np.ndarray:
-    values = planes.astype(np.float64) / (2**bit_depth - 1)
-    if colour == "ycbcr-bt709":
-        kr, kg, kb = BT709
-        y, cb, cr = values
-        r = y + 2 * (1 - kr) * (cr - 0.5)
-        b = y + 2 * (1 - kb) * (cb - 0.5)
-        values = np.stack([r, (y - kr * r - kb * b) / kg, b])
-    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
 
 
 def _same_number(listed: str, given: str) -> bool:
