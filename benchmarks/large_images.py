@@ -2,18 +2,19 @@
 
     python benchmarks/large_images.py --images 3 30
     python benchmarks/large_images.py --images 3 --device cuda
+    python benchmarks/large_images.py --images 3 30 --metrics psnr,fid,kid,lpips
 
-Makes the images from scikit-image's sample photographs (crops, upscaled with Pillow's
-bicubic filter: nothing is downloaded), then, for each count N, runs ``rdpbench run`` through
-:func:`rdpbench.run.evaluate` in a fresh process (jpeg at one quality, every metric) on the
-CPU and, when CUDA is present, on CUDA. Prints seconds per image (the run's wall time, model
-building included, over N), each stage's seconds per image, patches per second of the
-FID/KID Inception features (reconstructions and originals), and the child's peak resident
-memory (ru_maxrss), and whether the peak of the largest N stays within 1.2x that of the
-smallest. The metrics' weight files are used where the loaders find them; where any is
-missing, seeded random weights of the same architectures are built in a temporary
-TORCH_HOME (a network's timing does not depend on its weights; its scores then mean
-nothing), and the output says so.
+Makes the images from scikit-image's sample photographs (crops, upscaled with Pillow's bicubic
+filter: nothing is downloaded), then, for each count N, runs ``rdpbench run`` through
+:func:`rdpbench.run.evaluate` in a fresh process (jpeg at one quality, every metric unless
+``--metrics`` names some) on the CPU and, when CUDA is present, on CUDA. Prints seconds per
+image (the run's wall time, model building included, over N), each stage's seconds per image,
+patches per second of the patch features (FID/KID's Inception and FD-DINOv2's, where measured;
+reconstructions and originals), and the child's peak resident memory (ru_maxrss), and whether
+the peak of the largest N stays within 1.2x that of the smallest. The metrics' weight files
+are used where the loaders find them; where any is missing, seeded random weights of the same
+architectures are built in a temporary TORCH_HOME (a network's timing does not depend on its
+weights; its scores then mean nothing), and the output says so.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ def make_images(folder: Path, count: int) -> None:
         crop.save(folder / f"large{index:02d}.png")
 
 
-def child(folder: Path, device: str, point: str, out: Path) -> dict:
-    """One run with every metric, timing each stage; the numbers, for the parent."""
+def child(folder: Path, device: str, point: str, metrics: str, out: Path) -> dict:
+    """One run with ``metrics``, timing each stage; the numbers, for the parent."""
     import torch
 
     from rdpbench.metrics.base import ImageMetric
@@ -86,7 +87,7 @@ def child(folder: Path, device: str, point: str, out: Path) -> dict:
 
     PatchFeatures.__call__ = timed(counted, "features")
     start = time.perf_counter()
-    run = evaluate(RunSettings(codec="jpeg", points=[point], dataset=str(folder), out=out, metrics="all",
+    run = evaluate(RunSettings(codec="jpeg", points=[point], dataset=str(folder), out=out, metrics=metrics,
                                device=device), progress=False)
     wall = time.perf_counter() - start
     import pandas as pd
@@ -103,12 +104,12 @@ def _all_metrics():
     return [get_metric(name) for name in list_metrics()]
 
 
-def measured(folder: Path, device: str, point: str, environment: dict) -> dict:
+def measured(folder: Path, device: str, point: str, metrics: str, environment: dict) -> dict:
     """:func:`child` in a fresh process; with its peak resident memory. The run's notes (test
     weights are not the upstream files, ...) are shown only when it fails."""
     with tempfile.TemporaryDirectory(prefix="rdpbench-large-") as work:
         command = [sys.executable, __file__, "--child", str(folder), "--device", device, "--point", point,
-                   "--out", work]
+                   "--metrics", metrics, "--out", work]
         with open(Path(work) / "stderr.txt", "w+") as errors:
             process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True,
                                        env={**environment, "RDPBENCH_CACHE": str(Path(work) / "cache")})
@@ -125,8 +126,9 @@ def report(count: int, device: str, result: dict) -> None:
     print(f"\n{count} images on {device}: {result['wall_s'] / count:.1f} s/image "
           f"(wall {result['wall_s']:.0f} s), peak RSS {result['peak_rss_gb']:.2f} GB"
           + (f", GPU peak {result['gpu_peak_gb']:.2f} GB" if result["gpu_peak_gb"] is not None else ""))
-    print(f"  FID/KID features: {result['patches']} patches, "
-          f"{result['patches'] / result['seconds']['features']:.2f} patches/s")
+    if result["patches"]:
+        print(f"  patch features (each extractor, reconstructions and originals): {result['patches']} patches, "
+              f"{result['patches'] / result['seconds']['features']:.2f} patches/s")
     print("  s/image by stage: " + ", ".join(f"{name} {value:.2f}" for name, value in per_image.items()))
 
 
@@ -134,13 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, nargs="+", default=[3], help="image counts, one run each")
     parser.add_argument("--point", default="50", help="jpeg quality")
+    parser.add_argument("--metrics", default="all", help="the run's --metrics (default: every metric)")
     parser.add_argument("--device", choices=["cpu", "cuda", "both"], default="both",
                         help="both: the CPU, and CUDA when present")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        print(json.dumps(child(arguments.child, arguments.device, arguments.point, arguments.out)))
+        print(json.dumps(child(arguments.child, arguments.device, arguments.point, arguments.metrics, arguments.out)))
         return
 
     import torch
@@ -155,7 +158,7 @@ def main() -> None:
             folder = Path(work) / f"images{count}"
             make_images(folder, count)
             for device in devices:
-                result = measured(folder, device, arguments.point, environment)
+                result = measured(folder, device, arguments.point, arguments.metrics, environment)
                 report(count, device, result)
                 peaks.setdefault(device, {})[count] = result["peak_rss_gb"]
     for device, by_count in peaks.items():
