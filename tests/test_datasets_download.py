@@ -673,3 +673,18 @@ def test_import_of_a_path_that_does_not_exist_says_so(tmp_path, monkeypatch):
     result = invoke("datasets", "import", NAME, tmp_path / "nowhere.zip")
 
     assert result.exit_code == 1 and f"{tmp_path / 'nowhere.zip'}: no file or folder there" in result.output
+
+
+def test_a_damaged_manifest_shows_in_the_list_and_verify_names_it(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    download_set(CATALOG[NAME], progress=False)
+    (set_folder(NAME) / MANIFEST_FILE).write_text('{"source": "downl')  # cut short
+
+    listed = invoke("datasets", "list")
+    assert listed.exit_code == 0, listed.output
+    assert next(line for line in listed.output.splitlines() if f" {NAME} " in line).startswith("damaged")
+    verified = invoke("datasets", "verify")
+    assert verified.exit_code == 1
+    assert f"damaged    {NAME}: {set_folder(NAME) / MANIFEST_FILE} is damaged" in verified.output
+    assert f"delete {set_folder(NAME)} and install {NAME} again" in verified.output

@@ -18,7 +18,7 @@ WHERE = "datasets are kept in $RDPBENCH_DATA, else datasets/ in the rdpbench cac
 @handled()
 def datasets_list() -> None:
     """Every downloadable image set: its images, download size, source, terms, and whether it
-    is in place (verified, installed, unverified or missing)."""
+    is in place (verified, installed, unverified, damaged or missing)."""
     from ..listings import downloadable_dataset_rows
 
     for row in downloadable_dataset_rows():
@@ -83,7 +83,8 @@ def datasets_verify(
     """Hash the pixels of installed image sets again and compare them with their manifests;
     exit 1 naming every file that is missing or differs."""
     from ..datasets.catalog import CATALOG, catalog_entry
-    from ..datasets.install import MISSING, install_state, read_manifest, verify_set
+    from ..datasets.install import DAMAGED, MISSING, install_state, read_manifest, verify_set
+    from ..errors import RdpbenchError
 
     chosen = [catalog_entry(name).name for name in names] if names else [
         name for name in CATALOG if install_state(name) != MISSING]
@@ -96,7 +97,12 @@ def datasets_verify(
             typer.echo(f"{'missing':10s} {name}")
             failed.append(name)
             continue
-        problems = verify_set(name)
+        try:
+            problems = verify_set(name)
+        except RdpbenchError as error:  # its manifest is damaged; the message says what to do
+            typer.echo(f"{DAMAGED:10s} {name}: {error}")
+            failed.append(name)
+            continue
         count = len(read_manifest(name)["images"])
         typer.echo(f"{'DIFFERS' if problems else 'ok':10s} {name}: {count - len(problems)} of {count} images match ({state})")
         for problem in problems:

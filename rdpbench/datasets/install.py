@@ -41,8 +41,9 @@ MANIFEST_FILE = ".rdpbench-dataset.json"
 #: The temporary folder a set is assembled in, beside its final place (``.NAME.installing-ID``).
 STAGING_PATTERN = ".{name}.installing-{id}"
 #: ``rdpbench datasets list`` states: checked against published checksums; installed from an
-#: archive that has none (its first download is the reference); a folder imported unchecked.
-VERIFIED, INSTALLED, UNVERIFIED, MISSING = "verified", "installed", "unverified", "missing"
+#: archive that has none (its first download is the reference); a folder imported unchecked;
+#: a manifest that cannot be read.
+VERIFIED, INSTALLED, UNVERIFIED, MISSING, DAMAGED = "verified", "installed", "unverified", "missing", "damaged"
 
 
 def cache_dir() -> Path:
@@ -82,8 +83,12 @@ def _is_image_record(record) -> bool:
 
 def install_state(name: str) -> str:
     """``verified``, ``installed`` (its archive has no published checksum), ``unverified``
-    (a folder imported unchecked) or ``missing``."""
-    return _state(read_manifest(name))
+    (a folder imported unchecked), ``damaged`` (its manifest cannot be read; reading the set
+    says why) or ``missing``."""
+    try:
+        return _state(read_manifest(name))
+    except RdpbenchError:
+        return DAMAGED
 
 
 def _state(manifest: dict | None) -> str:
