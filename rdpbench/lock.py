@@ -6,6 +6,9 @@ their own rows and lose the other's. A run therefore holds an operating-system f
 lock dies with its process, even on ``kill -9``, so a crashed run never blocks the next one.
 Whoever holds the lock also leaves a small JSON note (pid, host, command, start time), so a
 waiting run can say what it waits for.
+
+The same lock on the dataset cache makes installs of image sets take turns
+(:mod:`rdpbench.datasets.install`).
 """
 
 from __future__ import annotations

@@ -13,19 +13,24 @@ import hashlib
 import http.server
 import io
 import json
+import os
+import shutil
+import signal
 import stat
 import tarfile
 import threading
+import urllib.parse
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import invoke, make_photo
 from PIL import Image
 
+from rdpbench.datasets import archives, get_dataset, inspect, published_content_sha256
 from rdpbench.datasets import download as downloads
-from rdpbench.datasets import get_dataset, inspect, published_content_sha256
 from rdpbench.datasets.archives import UnsafeArchiveError, extract_images
 from rdpbench.datasets.catalog import CATALOG, Archive
 from rdpbench.datasets.install import (
@@ -42,19 +47,27 @@ NAME = "div2k-valid"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``; honours Range unless ``server.ignore_range``; on the first
-    request of a file named in ``server.drop_at`` sends only that many bytes and hangs up."""
+    """Serves ``server.files`` (by unescaped path); honours Range unless ``server.ignore_range``,
+    answering from ``server.range_shift`` bytes before the asked start; on the first request of
+    a file named in ``server.drop_at`` sends only that many bytes and hangs up; sends no
+    Content-Length with ``server.no_length``. With ``server.hold_s``, the first request waits
+    that long, or until a second request comes, before it is answered."""
 
     def do_GET(self):
-        name, server = self.path.lstrip("/"), self.server
+        name, server = urllib.parse.unquote(self.path.lstrip("/")), self.server
         asked = self.headers.get("Range")
         server.requests.append((name, asked))
+        if server.hold_s:
+            if len(server.requests) == 1:
+                server.second_request.wait(server.hold_s)
+            else:
+                server.second_request.set()
         if name not in server.files:
             self.send_error(404)
             return
         data, start = server.files[name], 0
         if asked and not server.ignore_range:
-            start = int(asked.removeprefix("bytes=").split("-")[0])
+            start = int(asked.removeprefix("bytes=").split("-")[0]) - server.range_shift
             if start >= len(data):
                 self.send_response(416)
                 self.end_headers()
@@ -64,7 +77,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
+        if not server.no_length:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[:server.drop_at.pop(name, len(body))])
 
@@ -77,6 +91,7 @@ def server(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.requests, httpd.drop_at, httpd.ignore_range = {}, [], {}, False
+    httpd.range_shift, httpd.no_length, httpd.hold_s, httpd.second_request = 0, False, 0, threading.Event()
     httpd.url = lambda name="": f"http://127.0.0.1:{httpd.server_port}/{name}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -213,8 +228,9 @@ def test_an_undecodable_image_is_named_and_nothing_stays(server, monkeypatch, da
     server.files["set.zip"] = set_archive(photos(2), {"DIV2K_valid_HR/broken.png": b"\x89PNG\r\n\x1a\nnot really"})
     use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
 
-    with pytest.raises(RdpbenchError, match="broken.png"):
+    with pytest.raises(RdpbenchError, match="broken.png: not a readable image") as error:
         download_set(CATALOG[NAME], progress=False)
+    assert ".installing-" not in str(error.value)  # not the staging folder, which is gone
     assert_nothing_in_place(data_home)
 
 
@@ -483,3 +499,192 @@ def test_a_run_on_a_registered_set_needs_it_installed_then_uses_it(server, tmp_p
     assert done.exit_code == 0, done.output
     manifest = json.loads(next((tmp_path / "results").glob("*/run.json")).read_text())
     assert manifest["dataset"]["source"] == NAME and manifest["dataset"]["n_images"] == 3
+
+
+def test_a_range_answer_from_elsewhere_in_the_file_restarts_the_download(server, monkeypatch):
+    images = photos(3)
+    server.files["set.zip"] = set_archive(images)
+    server.drop_at["set.zip"], server.range_shift = 700, 100  # asked from 700, answers from 600
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+
+    download_set(CATALOG[NAME], progress=False)
+
+    assert server.requests == [("set.zip", None), ("set.zip", "bytes=700-"), ("set.zip", None)]
+    assert get_dataset(NAME).pixel_hashes == expected_pixel_hashes(images)
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_download_longer_than_the_published_file_is_stopped_and_deleted(server, monkeypatch, data_home, announced):
+    good = set_archive(photos(3))
+    server.files["set.zip"], server.no_length = good + bytes(50_000), not announced
+    use_entry(monkeypatch, [published(server.url("set.zip"), good)])
+
+    with pytest.raises(RdpbenchError, match=f"more than the published file's {len(good)} bytes"):
+        download_set(CATALOG[NAME], progress=False)
+    assert_nothing_in_place(data_home)
+
+
+@pytest.mark.parametrize("kind", ["url", "file url"])
+def test_a_mirror_path_with_a_space_and_a_hash_is_taken_literally(server, tmp_path, monkeypatch, kind):
+    data = set_archive(photos(3))
+    use_entry(monkeypatch, [published("http://127.0.0.1:9/official/set.zip", data)])  # never contacted
+    if kind == "url":
+        server.files["my mirror#1/set.zip"] = data
+        mirror = server.url("my mirror#1")
+    else:
+        (tmp_path / "my mirror#1").mkdir()
+        (tmp_path / "my mirror#1" / "set.zip").write_bytes(data)
+        mirror = f"file://{tmp_path}/my mirror#1"
+
+    download_set(CATALOG[NAME], mirror=mirror, progress=False)
+
+    assert install_state(NAME) == "verified"
+    assert server.requests == ([("my mirror#1/set.zip", None)] if kind == "url" else [])
+
+
+def test_a_mirror_of_another_scheme_is_refused_by_name():
+    with pytest.raises(RdpbenchError, match="'ftp://host/sets': neither an http"):
+        downloads.mirror_source("set.zip", "ftp://host/sets")
+
+
+def test_sets_that_share_an_archive_install_one_after_the_other(server, monkeypatch):
+    """Two processes installing clic2020-test and clic2020-pro-test fetch the same archive into
+    the same place; the second waits for the first instead of writing the same file."""
+    images = photos(3)
+    server.files["set.zip"], server.hold_s = set_archive(images), 0.5
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    other = dataclasses.replace(CATALOG[NAME], name="clic2022-valid")
+    monkeypatch.setitem(CATALOG, other.name, other)
+    failures = []
+
+    def install(entry):
+        try:
+            download_set(entry, progress=False)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=install, args=(entry,)) for entry in (CATALOG[NAME], other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert get_dataset(NAME).pixel_hashes == get_dataset(other.name).pixel_hashes == expected_pixel_hashes(images)
+
+
+def test_a_staging_folder_left_by_a_killed_install_is_removed_by_the_next(server, monkeypatch, data_home):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    left = data_home / ".clic2020-test.installing-0123456789ab"
+    left.mkdir(parents=True)
+    (left / "img0.png").write_bytes(b"half a set")
+
+    download_set(CATALOG[NAME], progress=False)
+
+    assert not left.exists() and install_state(NAME) == "verified"
+
+
+def test_sigterm_during_an_install_stops_it_like_ctrl_c_and_leaves_no_staging(server, monkeypatch, data_home):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    monkeypatch.setattr(archives, "_write", lambda *args: os.kill(os.getpid(), signal.SIGTERM))
+
+    class Unhandled(Exception):
+        pass
+
+    def unhandled(*args):
+        raise Unhandled  # what this test process does with a SIGTERM the command leaves to it
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        result = invoke("datasets", "download", NAME, "--no-progress")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert result.exit_code == 143 and "stopped by SIGTERM" in result.output, result.output
+    assert not list(data_home.glob(f".{NAME}.installing-*")) and not set_folder(NAME).exists()
+
+
+def test_an_archive_whose_images_do_not_fit_on_the_disk_is_refused_before_writing(tmp_path, monkeypatch):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:  # 2 MB of zeros in a few kB
+        archive.writestr("big.png", bytes(2_000_000))
+        archive.writestr("ok.png", png(make_photo(8, 8, seed=0)))
+    path, into = tmp_path / "set.zip", tmp_path / "into"
+    path.write_bytes(buffer.getvalue())
+    into.mkdir()
+    one_mb_free = SimpleNamespace(total=10**9, used=10**9 - 10**6, free=10**6)
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: one_mb_free)
+
+    with pytest.raises(RdpbenchError, match=r"declare 2\.0 MB unpacked, more than the 1\.0 MB free"):
+        extract_images(path, into)
+    assert list(into.iterdir()) == []
+
+
+def test_a_zip_folder_entry_without_a_trailing_slash_is_skipped_as_a_folder(tmp_path):
+    folder = zipfile.ZipInfo("set/photos.png")
+    folder.external_attr = (stat.S_IFDIR | 0o755) << 16
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(folder, b"")
+        archive.writestr("set/ok.png", png(make_photo(8, 8, seed=0)))
+    path, into = tmp_path / "set.zip", tmp_path / "into"
+    path.write_bytes(buffer.getvalue())
+    into.mkdir()
+
+    extract_images(path, into)
+
+    assert [item.name for item in into.iterdir()] == ["ok.png"]
+
+
+@pytest.mark.parametrize("record", [{"pixel_sha256": "0" * 64}, {"file": "../outside.png", "pixel_sha256": "0" * 64},
+                                    "img0.png"])
+def test_a_manifest_with_a_damaged_image_record_is_named(server, monkeypatch, record):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    download_set(CATALOG[NAME], progress=False)
+    manifest_path = set_folder(NAME) / MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["images"]["img0"] = record
+    manifest_path.write_text(json.dumps(manifest))
+
+    with pytest.raises(RdpbenchError, match=r"\.rdpbench-dataset\.json is damaged \(the record of image 'img0'"):
+        get_dataset(NAME)
+    result = invoke("datasets", "verify", NAME)
+    assert result.exit_code == 1 and "is damaged" in result.output and "Traceback" not in result.output
+
+
+def test_a_dataset_folder_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv("RDPBENCH_DATA", str(tmp_path / "a file" / "data"))
+    use_entry(monkeypatch, [published("http://127.0.0.1:9/set.zip", b"never fetched")])
+
+    result = invoke("datasets", "download", NAME)
+
+    assert result.exit_code == 1
+    assert f"cannot write the dataset: Not a directory: {tmp_path / 'a file' / 'data'}" in result.output
+    assert "RDPBENCH_DATA" in result.output
+
+
+def test_import_of_a_path_that_does_not_exist_says_so(tmp_path, monkeypatch):
+    use_entry(monkeypatch, [published("https://unreachable.invalid/DIV2K_valid_HR.zip", b"the archive")])
+
+    result = invoke("datasets", "import", NAME, tmp_path / "nowhere.zip")
+
+    assert result.exit_code == 1 and f"{tmp_path / 'nowhere.zip'}: no file or folder there" in result.output
+
+
+def test_a_damaged_manifest_shows_in_the_list_and_verify_names_it(server, monkeypatch):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    download_set(CATALOG[NAME], progress=False)
+    (set_folder(NAME) / MANIFEST_FILE).write_text('{"source": "downl')  # cut short
+
+    listed = invoke("datasets", "list")
+    assert listed.exit_code == 0, listed.output
+    assert next(line for line in listed.output.splitlines() if f" {NAME} " in line).startswith("damaged")
+    verified = invoke("datasets", "verify")
+    assert verified.exit_code == 1
+    assert f"damaged    {NAME}: {set_folder(NAME) / MANIFEST_FILE} is damaged" in verified.output
+    assert f"delete {set_folder(NAME)} and install {NAME} again" in verified.output

@@ -11,13 +11,14 @@ from .app import datasets_app
 from .handling import fail, handled, say
 
 NAMES = "Dataset names from `rdpbench datasets list`"
+WHERE = "datasets are kept in $RDPBENCH_DATA, else datasets/ in the rdpbench cache"
 
 
 @datasets_app.command("list")
 @handled()
 def datasets_list() -> None:
     """Every downloadable image set: its images, download size, source, terms, and whether it
-    is in place (verified, installed, unverified or missing)."""
+    is in place (verified, installed, unverified, damaged or missing)."""
     from ..listings import downloadable_dataset_rows
 
     for row in downloadable_dataset_rows():
@@ -28,7 +29,7 @@ def datasets_list() -> None:
 
 
 @datasets_app.command("download")
-@handled(os_error="cannot write the dataset: {error}")
+@handled(os_error="cannot write the dataset: {error} (" + WHERE + ")")
 def datasets_download(
     names: Annotated[list[str], typer.Argument(help=f"{NAMES}.")],
     mirror: Annotated[
@@ -42,15 +43,18 @@ def datasets_download(
     their images with a manifest of pixel hashes. An interrupted download resumes."""
     from ..datasets.catalog import catalog_entry
     from ..datasets.install import download_set, set_folder
+    from ..run.execute import terminate_as_interrupt
 
     for entry in [catalog_entry(name) for name in names]:
         typer.echo(f"{entry.name}: {entry.n_images} images, {entry.describe_size()} to fetch, check and unpack", err=True)
-        say(download_set(entry, mirror=mirror, progress=None if progress else False))
+        with terminate_as_interrupt():  # a scheduler's stop cleans up as Ctrl-C does
+            say(download_set(entry, mirror=mirror, progress=None if progress else False,
+                             on_wait=lambda note: say([note])))
         typer.echo(f"{entry.name} in {set_folder(entry.name)}")
 
 
 @datasets_app.command("import")
-@handled(os_error="cannot import the dataset: {error}")
+@handled(os_error="cannot import the dataset: {error} (" + WHERE + ")")
 def datasets_import(
     name: Annotated[str, typer.Argument(help="Dataset name from `rdpbench datasets list`.")],
     path: Annotated[Path, typer.Argument(help="Its archive, a folder holding its archives, or (with --unverified) "
@@ -63,9 +67,11 @@ def datasets_import(
     """Install an image set from files copied by hand (machines without internet)."""
     from ..datasets.catalog import catalog_entry
     from ..datasets.install import import_set, install_state, set_folder
+    from ..run.execute import terminate_as_interrupt
 
     entry = catalog_entry(name)
-    say(import_set(entry, path, unverified=unverified))
+    with terminate_as_interrupt():  # a scheduler's stop cleans up as Ctrl-C does
+        say(import_set(entry, path, unverified=unverified, on_wait=lambda note: say([note])))
     typer.echo(f"{entry.name} in {set_folder(entry.name)} ({install_state(entry.name)})")
 
 
@@ -77,7 +83,8 @@ def datasets_verify(
     """Hash the pixels of installed image sets again and compare them with their manifests;
     exit 1 naming every file that is missing or differs."""
     from ..datasets.catalog import CATALOG, catalog_entry
-    from ..datasets.install import MISSING, install_state, read_manifest, verify_set
+    from ..datasets.install import DAMAGED, MISSING, install_state, read_manifest, verify_set
+    from ..errors import RdpbenchError
 
     chosen = [catalog_entry(name).name for name in names] if names else [
         name for name in CATALOG if install_state(name) != MISSING]
@@ -90,7 +97,12 @@ def datasets_verify(
             typer.echo(f"{'missing':10s} {name}")
             failed.append(name)
             continue
-        problems = verify_set(name)
+        try:
+            problems = verify_set(name)
+        except RdpbenchError as error:  # its manifest is damaged; the message says what to do
+            typer.echo(f"{DAMAGED:10s} {name}: {error}")
+            failed.append(name)
+            continue
         count = len(read_manifest(name)["images"])
         typer.echo(f"{'DIFFERS' if problems else 'ok':10s} {name}: {count - len(problems)} of {count} images match ({state})")
         for problem in problems:

@@ -42,11 +42,20 @@ def handled(os_error: str | None = None, resume: str = RESUME) -> Callable:
             except OSError as error:
                 if os_error is None:
                     raise
-                fail(os_error.format(**arguments, error=error.strerror or error))
+                fail(os_error.format(**arguments, error=os_error_text(error)))
 
         return wrapper
 
     return decorate
+
+
+def os_error_text(error: OSError) -> str:
+    """What failed and on which file: ``Permission denied: /data/x`` (``a -> b`` for a rename)."""
+    text = error.strerror or str(error)
+    if error.filename is None:
+        return text
+    names = [error.filename] + ([error.filename2] if error.filename2 is not None else [])
+    return f"{text}: {' -> '.join(map(str, names))}"
 
 
 @contextmanager

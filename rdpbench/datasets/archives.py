@@ -3,7 +3,9 @@ anything is written: an archive holding a member with an absolute path or a ``..
 symbolic or hard link, a device or any other special file is refused whole, each such member
 named. Images are written flat into the folder given, under their file names, never over an
 existing file; other members (READMEs, folders, macOS ``__MACOSX``/``._*`` metadata) are
-skipped with a note.
+skipped with a note. An archive whose images declare more bytes than the disk has free is
+refused before anything is written: zipfile and tarfile never return more bytes than a member
+declares, so a small archive cannot fill the disk (a zip bomb).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import IO
 
 from ..errors import RdpbenchError
 from ..images import IMAGE_SUFFIXES
+from ..memory import format_bytes
 
 
 class UnsafeArchiveError(RdpbenchError):
@@ -35,10 +38,12 @@ class DamagedArchiveError(RdpbenchError):
 @dataclass(frozen=True)
 class Member:
     """One archive member: its stored name, its kind (``file``, ``dir``, ``symlink``,
-    ``hardlink``, ``special``) and how to read its bytes (files only)."""
+    ``hardlink``, ``special``), its declared uncompressed size and how to read its bytes
+    (files only)."""
 
     name: str
     kind: str
+    size: int = 0
     open: Callable[[], IO[bytes]] | None = None
 
 
@@ -47,7 +52,7 @@ def extract_images(archive: Path, into: Path) -> list[str]:
 
     Raises UnsafeArchiveError naming every unsafe member (nothing is written then),
     DamagedArchiveError when the archive cannot be read whole, and RdpbenchError when two
-    images share a file name."""
+    images share a file name or the images would not fit on the disk."""
     try:
         with _members(archive) as members:
             unsafe = [f"{member.name} ({reason})" for member in members if (reason := unsafe_reason(member))]
@@ -55,7 +60,11 @@ def extract_images(archive: Path, into: Path) -> list[str]:
                 raise UnsafeArchiveError(
                     f"{archive}: refused, {len(unsafe)} member(s) could write outside the dataset folder or are not "
                     "plain files; nothing was extracted:\n  " + "\n  ".join(unsafe))
-            return _write_images(archive, members, into)
+            images, notes = _images(archive, members)
+            _check_room(archive, images, into)
+            for member in images:
+                _write(member, into / _file_name(member), archive)
+            return notes
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError) as error:
         raise DamagedArchiveError(
             f"{archive}: damaged, it cannot be read whole ({error}); delete it and fetch it again") from None
@@ -74,8 +83,13 @@ def unsafe_reason(member: Member) -> str | None:
     return None
 
 
-def _write_images(archive: Path, members: list[Member], into: Path) -> list[str]:
-    not_images, metadata = [], 0
+def _file_name(member: Member) -> str:
+    return PurePosixPath(member.name.replace("\\", "/")).name
+
+
+def _images(archive: Path, members: list[Member]) -> tuple[list[Member], list[str]]:
+    """The members to extract, and notes on the others."""
+    images, not_images, metadata = [], [], 0
     for member in members:
         if member.kind == "dir":
             continue
@@ -85,14 +99,23 @@ def _write_images(archive: Path, members: list[Member], into: Path) -> list[str]
         elif path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             not_images.append(member.name)
         else:
-            _write(member, into / path.name, archive)
+            images.append(member)
     notes = []
     if not_images:
         shown = ", ".join(not_images[:5]) + (", ..." if len(not_images) > 5 else "")
         notes.append(f"{archive.name}: skipped {len(not_images)} member(s) that are not images: {shown}")
     if metadata:
         notes.append(f"{archive.name}: skipped {metadata} macOS metadata member(s) (__MACOSX, ._*)")
-    return notes
+    return images, notes
+
+
+def _check_room(archive: Path, images: list[Member], into: Path) -> None:
+    need, free = sum(member.size for member in images), shutil.disk_usage(into).free
+    if need > free:
+        raise RdpbenchError(
+            f"{archive}: its images declare {format_bytes(need)} unpacked, more than the {format_bytes(free)} free "
+            f"on the disk of {into.parent}; nothing was extracted. Free some space, or set RDPBENCH_DATA to a "
+            "folder on a larger disk")
 
 
 def _write(member: Member, target: Path, archive: Path) -> None:
@@ -120,7 +143,7 @@ def _members(archive: Path) -> Iterator[list[Member]]:
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:
     mode = info.external_attr >> 16  # Unix mode bits, where the writer stored them
-    if info.is_dir():
+    if info.is_dir() or stat.S_ISDIR(mode):  # a folder's name need not end with "/"
         kind = "dir"
     elif stat.S_ISLNK(mode):
         kind = "symlink"
@@ -128,7 +151,7 @@ def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:
         kind = "special"
     else:
         kind = "file"
-    return Member(info.filename, kind, lambda: archive.open(info))
+    return Member(info.filename, kind, info.file_size, lambda: archive.open(info))
 
 
 def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
@@ -142,4 +165,4 @@ def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
         kind = "file"
     else:
         kind = "special"
-    return Member(info.name, kind, lambda: archive.extractfile(info))
+    return Member(info.name, kind, info.size, lambda: archive.extractfile(info))

@@ -8,6 +8,10 @@ image decoded and its pixels hashed, the count checked, and the folder renamed i
 with a manifest (``.rdpbench-dataset.json``) that records the archives' sha256, whether they
 matched a published checksum, and every image's pixel sha256. Runs check the pixels against
 the manifest, as they check Kodak's against its published table.
+
+One process installs at a time in the whole cache, not per set: sets share archives
+(``clic2020-test`` and ``clic2020-pro-test`` fetch the same file into ``.downloads/``), and
+a staging folder left by an install that was killed is removed by the next one.
 """
 
 from __future__ import annotations
@@ -15,28 +19,31 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from filelock import FileLock
-
 from ..atomic import atomic_write
 from ..cache import cache_root
 from ..errors import ImageError, RdpbenchError
 from ..file_hash import sha256_of
 from ..images import load_image, pixel_sha256
+from ..lock import RunFolderLock
 from .archives import extract_images
 from .catalog import Archive, CatalogEntry
 from .dataset import Dataset, DatasetImage, folder_dataset, inspect
 from .download import fetch_file, mirror_source
 
 MANIFEST_FILE = ".rdpbench-dataset.json"
+#: The temporary folder a set is assembled in, beside its final place (``.NAME.installing-ID``).
+STAGING_PATTERN = ".{name}.installing-{id}"
 #: ``rdpbench datasets list`` states: checked against published checksums; installed from an
-#: archive that has none (its first download is the reference); a folder imported unchecked.
-VERIFIED, INSTALLED, UNVERIFIED, MISSING = "verified", "installed", "unverified", "missing"
+#: archive that has none (its first download is the reference); a folder imported unchecked;
+#: a manifest that cannot be read.
+VERIFIED, INSTALLED, UNVERIFIED, MISSING, DAMAGED = "verified", "installed", "unverified", "missing", "damaged"
 
 
 def cache_dir() -> Path:
@@ -59,15 +66,29 @@ def read_manifest(name: str) -> dict | None:
         missing = {"source", "verified", "content_sha256", "images"} - set(manifest)
         if missing or not isinstance(manifest["images"], dict):
             raise ValueError(f"lacks {', '.join(sorted(missing)) or 'an image table'}")
+        bad = [image for image, record in manifest["images"].items() if not _is_image_record(record)]
+        if bad:
+            raise ValueError(f"the record of image {bad[0]!r} lacks a file name in the set's folder or a pixel sha256")
     except (ValueError, TypeError) as error:
         raise RdpbenchError(f"{path} is damaged ({error}); delete {set_folder(name)} and install {name} again") from None
     return manifest
 
 
+def _is_image_record(record) -> bool:
+    """``{"file": NAME, "pixel_sha256": HEX}`` with NAME a file directly in the set's folder."""
+    return (isinstance(record, dict) and isinstance(record.get("pixel_sha256"), str)
+            and isinstance(record.get("file"), str) and record["file"] not in ("", "..")
+            and Path(record["file"]).name == record["file"])
+
+
 def install_state(name: str) -> str:
     """``verified``, ``installed`` (its archive has no published checksum), ``unverified``
-    (a folder imported unchecked) or ``missing``."""
-    return _state(read_manifest(name))
+    (a folder imported unchecked), ``damaged`` (its manifest cannot be read; reading the set
+    says why) or ``missing``."""
+    try:
+        return _state(read_manifest(name))
+    except RdpbenchError:
+        return DAMAGED
 
 
 def _state(manifest: dict | None) -> str:
@@ -110,11 +131,13 @@ def installed_dataset(entry: CatalogEntry) -> Dataset:
                    repair=f"reinstall the set: delete {folder}, then " + install_hint(entry))
 
 
-def download_set(entry: CatalogEntry, mirror: str | None = None, progress: bool | None = None) -> list[str]:
+def download_set(entry: CatalogEntry, mirror: str | None = None, progress: bool | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> list[str]:
     """Install ``entry`` from its official host (or ``mirror``); return notes (what was skipped,
     or that it was installed already). Downloaded archives are kept until the set is in place
-    (a failed download resumes), then deleted; so are archives whose contents are refused."""
-    with _set_lock(entry.name):
+    (a failed download resumes), then deleted; so are archives whose contents are refused.
+    ``on_wait`` is told when another process is installing a set and this one waits for it."""
+    with _install_lock(on_wait):
         if read_manifest(entry.name) is not None:
             return [f"{entry.name} is already installed in {set_folder(entry.name)}"]
         _refuse_installed(entry)
@@ -127,7 +150,7 @@ def download_set(entry: CatalogEntry, mirror: str | None = None, progress: bool 
                 fetched.append((archive, source, _checked(archive, source)))
                 continue
             target = cache_dir() / ".downloads" / archive.file_name
-            fetched.append((archive, target, fetch_file(source, target, archive.sha256, progress)))
+            fetched.append((archive, target, fetch_file(source, target, archive.sha256, progress, archive.size)))
             downloaded.append(target)
         try:
             notes = _install(entry, "download", fetched, lambda folder: _extract(fetched, folder))
@@ -143,11 +166,13 @@ def _remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def import_set(entry: CatalogEntry, path: Path, unverified: bool = False) -> list[str]:
+def import_set(entry: CatalogEntry, path: Path, unverified: bool = False,
+               on_wait: Callable[[str], None] | None = None) -> list[str]:
     """Install ``entry`` from ``path``: one of its archives (a set of one archive), a folder
     holding its archives under their file names, or, with ``unverified``, a folder of its
-    images, which nothing published can check (recorded as unverified). Returns notes."""
-    with _set_lock(entry.name):
+    images, which nothing published can check (recorded as unverified). Returns notes.
+    ``on_wait`` is told when another process is installing a set and this one waits for it."""
+    with _install_lock(on_wait):
         _refuse_installed(entry)
         if path.is_file():
             if len(entry.archives) > 1:
@@ -163,7 +188,8 @@ def import_set(entry: CatalogEntry, path: Path, unverified: bool = False) -> lis
             if not archives:
                 return _import_folder(entry, path, unverified)
         else:
-            raise RdpbenchError(f"{path} is neither a file nor a folder")
+            raise RdpbenchError(f"{path}: no file or folder there; give the path of {entry.name}'s archive, or of a "
+                                "folder holding its archives")
         fetched = [(archive, file, _checked(archive, file)) for archive, file in archives]
         return _install(entry, "archive", fetched, lambda folder: _extract(fetched, folder))
 
@@ -206,7 +232,7 @@ def _install(entry: CatalogEntry, source: str, fetched: list[tuple[Archive, Path
     by default the archives), check it, write the manifest, rename it into place."""
     target = set_folder(entry.name)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{entry.name}.installing-{uuid.uuid4().hex[:12]}")
+    staging = target.with_name(STAGING_PATTERN.format(name=entry.name, id=uuid.uuid4().hex[:12]))
     staging.mkdir()  # with the permissions of any new folder (mkdtemp's are private)
     origin = origin or ", ".join(str(path) for _, path, _ in fetched)
     try:
@@ -218,8 +244,8 @@ def _install(entry: CatalogEntry, source: str, fetched: list[tuple[Archive, Path
         staged = folder_dataset(staging, entry.name)
         try:
             summary = inspect(staged)
-        except ImageError as error:
-            raise ImageError(f"{origin}: {error}") from None
+        except ImageError as error:  # named by file name: the staging folder goes away
+            raise ImageError(f"{origin}: " + str(error).replace(f"{staging}{os.sep}", "")) from None
         manifest = {
             "name": entry.name,
             "source": source,
@@ -273,8 +299,10 @@ def _refuse_installed(entry: CatalogEntry) -> None:
 
 
 @contextmanager
-def _set_lock(name: str) -> Iterator[None]:
-    """One process installs a set at a time (a second waits, then finds it installed)."""
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir() / f".{name}.lock")):
+def _install_lock(on_wait: Callable[[str], None] | None) -> Iterator[None]:
+    """One install at a time in the whole cache (a second waits, then may find its set
+    installed); the holder removes staging folders that a killed install left behind."""
+    with RunFolderLock(cache_dir(), sys.argv, on_wait=on_wait):
+        for stale in cache_dir().glob(STAGING_PATTERN.format(name="*", id="*")):
+            shutil.rmtree(stale, ignore_errors=True)
         yield
