@@ -263,6 +263,20 @@ def test_an_interrupted_download_resumes_in_the_next_command(server, monkeypatch
     assert install_state(NAME) == "verified" and not partial.exists()
 
 
+@pytest.mark.parametrize("left", ["shorter", "longer"])
+def test_a_partial_download_of_another_file_is_fetched_again_from_zero(server, monkeypatch, data_home, left):
+    server.files["set.zip"] = set_archive(photos(3))
+    use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])])
+    other = set_archive(photos(3, first_seed=10))
+    partial = data_home / ".downloads" / "set.zip.partial"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(other[:500] if left == "shorter" else other + b"x" * len(server.files["set.zip"]))
+
+    download_set(CATALOG[NAME], progress=False)
+    assert server.requests[0][1] is not None and server.requests[-1] == ("set.zip", None)
+    assert install_state(NAME) == "verified" and not partial.exists()
+
+
 def _unsafe_archives() -> dict[str, tuple[bytes, str]]:
     picture = png(make_photo(8, 8, seed=0))
     symlink = zipfile.ZipInfo("link.png")

@@ -82,10 +82,32 @@ def fetch_file(url: str, target: Path, sha256: str | None, progress: bool | None
         target.unlink()
     partial = target.with_name(target.name + ".partial")
     show = sys.stderr.isatty() if progress is None else progress
+    earlier = partial.is_file() and partial.stat().st_size > 0
+    _fetch_with_retries(url, partial, show, size)
+    digest = sha256_of(partial)
+    if sha256 is not None and digest != sha256 and earlier:
+        # The .partial this call resumed may hold the start of another file (an older version,
+        # another mirror): fetch the whole file once more before calling it wrong.
+        partial.unlink()
+        _fetch_with_retries(url, partial, show, size)
+        digest = sha256_of(partial)
+    if sha256 is not None and digest != sha256:
+        partial.unlink()
+        raise DownloadError(
+            f"{url}: the downloaded file's sha256 is {digest}, the published file's {sha256}: it is not the "
+            "published file (deleted). The host or a proxy serves another file: fetch it elsewhere, or use "
+            "a mirror")
+    os.replace(partial, target)
+    return digest
+
+
+def _fetch_with_retries(url: str, partial: Path, progress: bool, size: int | None) -> None:
+    """Fetch ``url`` into ``partial``, resuming after a dropped connection up to ATTEMPTS
+    times; errors as DownloadError."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            _fetch(url, partial, show, size)
-            break
+            _fetch(url, partial, progress, size)
+            return
         except urllib.error.HTTPError as error:
             raise DownloadError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
         except urllib.error.URLError as error:
@@ -101,15 +123,6 @@ def fetch_file(url: str, target: Path, sha256: str | None, progress: bool | None
                 raise DownloadError(
                     f"{url}: the connection broke {ATTEMPTS} times (last: {error}); {partial} keeps what arrived, "
                     "run the same command again to resume") from None
-    digest = sha256_of(partial)
-    if sha256 is not None and digest != sha256:
-        partial.unlink()
-        raise DownloadError(
-            f"{url}: the downloaded file's sha256 is {digest}, the published file's {sha256}: it is not the "
-            "published file (deleted). Run the command again; if it differs again, the host or a proxy serves "
-            "another file: fetch it elsewhere, or use a mirror")
-    os.replace(partial, target)
-    return digest
 
 
 def _fetch(url: str, partial: Path, progress: bool, size: int | None) -> None:
