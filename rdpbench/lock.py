@@ -1,4 +1,4 @@
-"""One writer per run folder.
+"""One writer per folder: a run folder, or the dataset cache.
 
 Two ``rdpbench run`` processes writing the same folder would each rewrite images.csv from
 their own rows and lose the other's. A run therefore holds an operating-system file lock
@@ -29,12 +29,12 @@ LOCK_FILE = ".rdpbench.lock"
 OWNER_FILE = ".rdpbench.owner.json"
 
 
-class RunFolderBusyError(RdpbenchError):
-    """Another process is writing the run folder and the caller chose not to wait."""
+class FolderBusyError(RdpbenchError):
+    """Another process is writing the folder and the caller chose not to wait."""
 
 
-class RunFolderLock:
-    """The exclusive right to write one run folder; use as a context manager."""
+class FolderLock:
+    """The exclusive right to write one folder; use as a context manager."""
 
     def __init__(
         self,
@@ -60,14 +60,14 @@ class RunFolderLock:
         except (OSError, ValueError, KeyError, TypeError):
             return "another rdpbench process"
 
-    def __enter__(self) -> "RunFolderLock":
+    def __enter__(self) -> "FolderLock":
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
             busy = f"{self.folder} is being written by {self.owner()}"
             if not self.wait:
-                raise RunFolderBusyError(
+                raise FolderBusyError(
                     f"{busy}; rerun when it has finished (or without --no-wait to wait for it), "
                     "or write to another --name or --out"
                 ) from None

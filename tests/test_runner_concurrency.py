@@ -43,8 +43,8 @@ def test_concurrent_runs_into_one_folder_keep_every_row_exactly_once(image_folde
 
 def hold_lock(folder: Path, seconds: float) -> subprocess.Popen:
     """Another process that holds the run folder's lock for ``seconds``."""
-    script = (f"import time; from rdpbench.lock import RunFolderLock\n"
-              f"with RunFolderLock({str(folder)!r}, ['rdpbench', 'run', '--codec', 'other']):\n"
+    script = (f"import time; from rdpbench.lock import FolderLock\n"
+              f"with FolderLock({str(folder)!r}, ['rdpbench', 'run', '--codec', 'other']):\n"
               f"    print('locked', flush=True); time.sleep({seconds})")
     process = subprocess.Popen([sys.executable, "-c", script], env=ENV, stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "locked"

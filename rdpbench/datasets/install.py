@@ -31,7 +31,7 @@ from ..cache import cache_root
 from ..errors import ImageError, RdpbenchError
 from ..file_hash import sha256_of
 from ..images import load_image, pixel_sha256
-from ..lock import RunFolderLock
+from ..lock import FolderLock
 from .archives import extract_images
 from .catalog import Archive, CatalogEntry
 from .dataset import Dataset, DatasetImage, folder_dataset, inspect
@@ -302,7 +302,7 @@ def _refuse_installed(entry: CatalogEntry) -> None:
 def _install_lock(on_wait: Callable[[str], None] | None) -> Iterator[None]:
     """One install at a time in the whole cache (a second waits, then may find its set
     installed); the holder removes staging folders that a killed install left behind."""
-    with RunFolderLock(cache_dir(), sys.argv, on_wait=on_wait):
+    with FolderLock(cache_dir(), sys.argv, on_wait=on_wait):
         for stale in cache_dir().glob(STAGING_PATTERN.format(name="*", id="*")):
             shutil.rmtree(stale, ignore_errors=True)
         yield

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_write
 from ..errors import RdpbenchError, RunFailedError, RunInterrupted
-from ..lock import RunFolderLock
+from ..lock import FolderLock
 from ..weights import loading
 from . import manifest as manifests
 from .costs import point_costs
@@ -37,7 +37,7 @@ from .write import write_points, write_rows
 
 def evaluate(settings: RunSettings, progress: bool = True, wait: bool = True) -> Path:
     """Run (or resume) the evaluation ``settings`` describe; return the run folder. When
-    another process writes the same folder, wait for it (``wait``) or raise RunFolderBusyError."""
+    another process writes the same folder, wait for it (``wait``) or raise FolderBusyError."""
     return execute(make_plan(settings), progress, wait)
 
 
@@ -54,7 +54,7 @@ def execute(plan: Plan, progress: bool = True, wait: bool = True) -> Path:
             plan.suite.prepare()
         manifest = manifests.with_features_keys(manifest, plan.suite)
         try:
-            with RunFolderLock(plan.folder.root, plan.settings.command, wait, on_wait=lambda note: say([note])):
+            with FolderLock(plan.folder.root, plan.settings.command, wait, on_wait=lambda note: say([note])):
                 return _execute_locked(plan, checked, manifest, progress)
         except OSError as error:
             raise RdpbenchError(f"cannot write results to {plan.folder}: {error.strerror or error}") from None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..datasets import content_sha256
 from ..errors import RdpbenchError
-from ..lock import RunFolderLock
+from ..lock import FolderLock
 from ..metrics.feature_set import FeatureSet
 from ..metrics.suite import MetricSuite
 from ..paths import RunFolder
@@ -47,7 +47,7 @@ def merge_shards(folders: list[Path], out: Path, replace: bool = False) -> Path:
                         (protocol.get("patches") or {}).get("patch_protocol", "hific"))
     keys = _features_keys(shards, list(suite.extractors))
     manifest = _merged_manifest(shards, whole, suite, keys)  # checks the pixels before anything is written
-    with RunFolderLock(target.root, ["rdpbench", "merge", *map(str, folders)], wait=False):
+    with FolderLock(target.root, ["rdpbench", "merge", *map(str, folders)], wait=False):
         write_csv(images, target.images_csv)
         scores = _point_scores(shards, target, keys, images, whole["images"], suite) if keys else {}
         if first.get("complexity"):
