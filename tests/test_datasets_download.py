@@ -215,6 +215,24 @@ def test_a_damaged_download_is_refused_by_its_checksum_and_nothing_stays(server,
     assert_nothing_in_place(data_home)
 
 
+
+def test_a_published_archive_python_cannot_read_says_to_unpack_it_elsewhere(server, monkeypatch, data_home):
+    stored = bytearray(zip_bytes({f"DIV2K_valid_HR/{name}": png(pixels) for name, pixels in photos(3).items()}))
+    for header, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # local and central headers
+        at = stored.find(header)
+        while at >= 0:
+            stored[at + method_at:at + method_at + 2] = (9).to_bytes(2, "little")  # Deflate64
+            at = stored.find(header, at + 1)
+    server.files["set.zip"] = bytes(stored)
+    use_entry(monkeypatch, [published(server.url("set.zip"), bytes(stored))])
+
+    with pytest.raises(RdpbenchError) as error:
+        download_set(CATALOG[NAME], progress=False)
+    message = str(error.value)
+    assert "its sha256 matches" in message and "fetch it again" not in message
+    assert f"rdpbench datasets import {NAME} FOLDER --unverified" in message
+    assert_nothing_in_place(data_home)
+
 def test_an_archive_that_is_not_the_set_is_refused_and_nothing_stays(server, monkeypatch, data_home):
     server.files["set.zip"] = set_archive(photos(2))  # the published file, but of two images
     use_entry(monkeypatch, [published(server.url("set.zip"), server.files["set.zip"])], n_images=3)

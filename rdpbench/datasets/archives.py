@@ -32,7 +32,11 @@ class UnsafeArchiveError(RdpbenchError):
 
 
 class DamagedArchiveError(RdpbenchError):
-    """A file that is not a zip or tar archive, or that cannot be read whole."""
+    """A file that is not a zip or tar archive, or that cannot be read whole (``reason`` says how)."""
+
+    def __init__(self, archive: Path, reason: str):
+        self.reason = reason
+        super().__init__(f"{archive}: {reason}; delete it and fetch it again")
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,7 @@ def extract_images(archive: Path, into: Path) -> list[str]:
                 _write(member, into / _file_name(member), archive)
             return notes
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError) as error:
-        raise DamagedArchiveError(
-            f"{archive}: damaged, it cannot be read whole ({error}); delete it and fetch it again") from None
+        raise DamagedArchiveError(archive, f"damaged, it cannot be read whole ({error})") from None
 
 
 def unsafe_reason(member: Member) -> str | None:
@@ -138,7 +141,7 @@ def _members(archive: Path) -> Iterator[list[Member]]:
         with tarfile.open(archive, "r:*") as opened:
             yield [_tar_member(opened, info) for info in opened.getmembers()]
     else:
-        raise DamagedArchiveError(f"{archive}: neither a zip nor a tar archive (or cut short); delete it and fetch it again")
+        raise DamagedArchiveError(archive, "neither a zip nor a tar archive (or cut short)")
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Member:

@@ -32,7 +32,7 @@ from ..errors import ImageError, RdpbenchError
 from ..file_hash import sha256_of
 from ..images import load_image, pixel_sha256
 from ..lock import FolderLock
-from .archives import extract_images
+from .archives import DamagedArchiveError, extract_images
 from .catalog import Archive, CatalogEntry
 from .dataset import Dataset, DatasetImage, folder_dataset, inspect
 from .download import fetch_file, mirror_source
@@ -153,7 +153,7 @@ def download_set(entry: CatalogEntry, mirror: str | None = None, progress: bool 
             fetched.append((archive, target, fetch_file(source, target, archive.sha256, progress, archive.size)))
             downloaded.append(target)
         try:
-            notes = _install(entry, "download", fetched, lambda folder: _extract(fetched, folder))
+            notes = _install(entry, "download", fetched, lambda folder: _extract(entry, fetched, folder))
         except RdpbenchError:  # their contents were refused: they would be refused again
             _remove(downloaded)
             raise
@@ -191,7 +191,7 @@ def import_set(entry: CatalogEntry, path: Path, unverified: bool = False,
             raise RdpbenchError(f"{path}: no file or folder there; give the path of {entry.name}'s archive, or of a "
                                 "folder holding its archives")
         fetched = [(archive, file, _checked(archive, file)) for archive, file in archives]
-        return _install(entry, "archive", fetched, lambda folder: _extract(fetched, folder))
+        return _install(entry, "archive", fetched, lambda folder: _extract(entry, fetched, folder))
 
 
 def _import_folder(entry: CatalogEntry, path: Path, unverified: bool) -> list[str]:
@@ -222,8 +222,21 @@ def _checked(archive: Archive, path: Path) -> str:
     return digest
 
 
-def _extract(fetched: list[tuple[Archive, Path, str]], folder: Path) -> list[str]:
-    return [note for _, path, _ in fetched for note in extract_images(path, folder)]
+def _extract(entry: CatalogEntry, fetched: list[tuple[Archive, Path, str]], folder: Path) -> list[str]:
+    """Extract the images of every archive of ``fetched`` into ``folder``; the notes."""
+    notes = []
+    for archive, path, _ in fetched:
+        try:
+            notes += extract_images(path, folder)
+        except DamagedArchiveError as error:
+            if archive.sha256 is None:
+                raise
+            # Its bytes are the published ones, so fetching it again cannot help.
+            raise RdpbenchError(
+                f"{path} is the published {archive.file_name} (its sha256 matches), yet it cannot be read "
+                f"whole here: {error.reason}. Unpack it with another tool and install the images with "
+                f"`rdpbench datasets import {entry.name} FOLDER --unverified`") from None
+    return notes
 
 
 def _install(entry: CatalogEntry, source: str, fetched: list[tuple[Archive, Path, str]],
