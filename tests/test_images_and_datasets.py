@@ -252,3 +252,13 @@ def test_pixel_hash_in_blocks_is_the_hash_of_the_whole_image(monkeypatch):
     monkeypatch.setattr(images, "BLOCK_PIXELS", 14)
     image = torch.from_numpy(pixels).permute(2, 0, 1)
     assert pixel_sha256(image) == hashlib.sha256(pixels.tobytes()).hexdigest()
+
+
+def test_a_folder_whose_images_are_in_a_subfolder_names_the_subfolder(tmp_path):
+    (tmp_path / "set" / "HR").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "set" / "HR" / "a.png")
+    with pytest.raises(RdpbenchError, match=r"holds no images \(images in subfolders are not read.*set[/\\]HR\)"):
+        get_dataset(str(tmp_path / "set"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RdpbenchError, match=r"holds no images$"):
+        get_dataset(str(tmp_path / "empty"))

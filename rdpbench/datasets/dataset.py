@@ -194,7 +194,10 @@ def folder_dataset(path: Path, name: str | None = None) -> Dataset:
     if skipped:
         notes.append(f"{path}: skipped {len(skipped)} file(s) that are not images: {', '.join(skipped)}")
     if not images and not problems:
-        raise RdpbenchError(f"dataset folder {path} holds no images")
+        folders = sorted(entry.name for entry in path.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+        hint = (f" (images in subfolders are not read; give the folder that holds them, e.g. {path / folders[0]})"
+                if folders else "")
+        raise RdpbenchError(f"dataset folder {path} holds no images{hint}")
     items = [DatasetImage(stem, file) for stem, file in images.items()]
     return Dataset(name or path.resolve().name, items, notes=notes, problems=problems)
 
