@@ -25,7 +25,7 @@ from PIL import Image
 from .errors import RdpbenchError
 from .metrics import higher_is_better
 from .paths import RunFolder
-from .plots import _label, _styles, dp_points, metric_title, panels_for, rd_grid_points
+from .plots import curve_styles, dp_points, legend_label, metric_title, panels_for, rd_grid_points
 from .report import (BD_METHOD, arrow, bd_table, default_anchor, metric_columns, parse_anchor, points_table,
                      rate_gap_table)
 from .results import (atomic_write_text, collect_metric_variants, collect_points, dataset_groups, json_safe,
@@ -67,7 +67,7 @@ def page_data(folder: Path, anchor: str | None, images: int, image_names: list[s
         dp = dp_points(group, distortion, perception)
         keys = list(dict.fromkeys([*zip(drawn.codec, drawn.sampler, drawn.published),
                                    *zip(dp.codec, dp.sampler, dp.published)]))
-        styles = _styles(keys)
+        styles = curve_styles(keys)
         curves = [_curve_entry(key, styles[key]) for key in keys]
         index = {key: number for number, key in enumerate(keys)}
         viewer, viewer_notes = _viewer(folder, group, index, images, image_names)
@@ -196,7 +196,7 @@ def _viewer(folder: Path, group: pd.DataFrame, index: dict, limit: int,
                     key = (row["codec"], f"{row['sampler']} [{run.name}]", False)
                 uri = "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
                 metrics = {metric_title(m): _plain(row[m]) for m in metric_columns(rows) if _plain(row[m]) is not None}
-                viewer["recons"].append({"image": name, "curve": index.get(key), "label": _label(*key[:2]),
+                viewer["recons"].append({"image": name, "curve": index.get(key), "label": legend_label(*key[:2]),
                                          "point": str(row["quality"]), "bpp": _plain(row["bpp"]),
                                          "metrics": metrics, "src": _add_uri(viewer, uri)})
         if "width" in entry:  # at least one reconstruction's file is there

@@ -16,7 +16,7 @@ import torch
 from rdpbench.bitstream import Bitstream, encode_varint
 from rdpbench.codecs import get_codec
 from rdpbench.codecs.cards import tomllib
-from rdpbench.codecs.external import shipped_descriptions
+from rdpbench.codecs.external_description import shipped_descriptions
 from rdpbench.codecs.raw_pixels import planes_to_rgb, rgb_to_planes
 from rdpbench.errors import RdpbenchError, UnknownNameError
 from rdpbench.results import read_manifest

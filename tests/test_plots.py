@@ -219,10 +219,10 @@ def test_ci_bands_are_the_bootstrap_interval_of_the_per_image_values(results):
 
 
 def test_a_codec_cards_legend_names_its_curves():
-    from rdpbench.plots import _label
+    from rdpbench.plots import legend_label
 
-    assert _label("cdc-eps-rho0.9", "ddim500") == "yang (rho=0.9) (ddim500)"
-    assert _label("msh", "default") == "msh"
+    assert legend_label("cdc-eps-rho0.9", "ddim500") == "yang (rho=0.9) (ddim500)"
+    assert legend_label("msh", "default") == "msh"
 
 
 INLINE = "module://matplotlib_inline.backend_inline"
