@@ -332,7 +332,8 @@ def test_vtm_without_its_configuration_names_the_variable_and_where_vtm_comes_fr
 
 
 @pytest.mark.subprocess
-@pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None, reason="cjxl/djxl not installed")
+@pytest.mark.skipif(shutil.which("cjxl") is None or shutil.which("djxl") is None,
+                    reason="libjxl's cjxl and djxl are not installed (apt-get install libjxl-tools)")
 def test_shipped_cjxl_round_trips_through_libjxls_programs(photo):
     codec = get_codec("cjxl")
     codec.check_installed()

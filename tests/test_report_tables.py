@@ -117,7 +117,9 @@ def test_latex_escapes_special_characters():
     assert rows[1] == [r"my\_codec", r"\textbf{30}"] and rows[2] == [r"x\&y", "--"]
 
 
-@pytest.mark.skipif(not (shutil.which("pdflatex") or shutil.which("lualatex")), reason="no TeX engine")
+@pytest.mark.skipif(not (shutil.which("pdflatex") or shutil.which("lualatex")),
+                    reason="no TeX engine to compile the tables (apt-get install texlive-latex-base "
+                    "texlive-latex-recommended); their structure is checked by the tests above")
 def test_latex_tables_compile_with_booktabs(results, tmp_path):
     from rdpbench.latex import write_latex_tables
 
